@@ -1,0 +1,112 @@
+"""Posts -> chat-format training examples with the loss on the assistant turn only.
+
+Each post becomes: the persona's system prompt, a short user turn, and the post as the
+assistant's answer. The user turns vary so the persona learns to *answer* in the person's
+voice (what chat asks of it), not only to post.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+
+from studio.errors import InputError
+from studio.ingest import Post
+
+log = logging.getLogger(__name__)
+
+IGNORE_INDEX = -100
+
+USER_PROMPTS = (
+    "What's on your mind?",
+    "Say something.",
+    "What are you up to?",
+    "Any news today?",
+    "What do you think?",
+    "Tell me something.",
+    "今日はどうだった？",
+    "最近どう？",
+    "何か一言どうぞ。",
+    "いま何してる？",
+)
+
+FALLBACK_TEMPLATE = (
+    "{% for message in messages %}{{ message['role'] | capitalize }}: {{ message['content'] }}\n{% endfor %}"
+    "{% if add_generation_prompt %}Assistant: {% endif %}"
+)
+"""A plain template for base models that ship none."""
+
+
+def default_system_prompt(name: str) -> str:
+    return f"You are {name}. Reply as {name} would post: same voice, style and language."
+
+
+def ensure_chat_template(tokenizer) -> bool:
+    """Give a tokenizer without a chat template the plain fallback. Returns True if it had to."""
+    if tokenizer.chat_template:
+        return False
+    log.warning("The base model has no chat template; using a plain 'Role: text' template.")
+    tokenizer.chat_template = FALLBACK_TEMPLATE
+    return True
+
+
+def chat_messages(system_prompt: str, user: str, history: list[tuple[str, str]] | None = None) -> list[dict]:
+    """Messages for the chat template. The system prompt is always given: SmolLM2's template
+    otherwise inserts its own ("You are a helpful AI assistant named SmolLM")."""
+    messages = [{"role": "system", "content": system_prompt}]
+    for asked, answered in history or []:
+        messages += [{"role": "user", "content": asked}, {"role": "assistant", "content": answered}]
+    messages.append({"role": "user", "content": user})
+    return messages
+
+
+def encode_example(tokenizer, system_prompt: str, user: str, post: str, max_length: int) -> dict | None:
+    """input_ids/labels for one example, labels masked to IGNORE_INDEX outside the post's tokens.
+
+    The prompt and the answer are tokenized apart and joined, so the boundary is exact.
+    Returns None when the prompt alone leaves no room for the post.
+    """
+    messages = chat_messages(system_prompt, user)
+    prompt = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    full = tokenizer.apply_chat_template(messages + [{"role": "assistant", "content": post}], tokenize=False)
+    if not full.startswith(prompt):
+        raise InputError("The base model's chat template does not put the answer after the prompt; choose another base model.")
+    prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+    answer_ids = tokenizer(full[len(prompt):], add_special_tokens=False)["input_ids"]
+    room = max_length - len(prompt_ids)
+    if room < 4:
+        return None
+    answer_ids = answer_ids[:room]
+    return {
+        "input_ids": prompt_ids + answer_ids,
+        "labels": [IGNORE_INDEX] * len(prompt_ids) + answer_ids,
+    }
+
+
+def build_examples(posts: list[Post], tokenizer, system_prompt: str, max_length: int, seed: int = 0) -> list[dict]:
+    rng = random.Random(seed)
+    examples = []
+    for post in posts:
+        example = encode_example(tokenizer, system_prompt, rng.choice(USER_PROMPTS), post.text, max_length)
+        if example is not None:
+            examples.append(example)
+    if not examples:
+        raise InputError(
+            f"No training examples fit in max_length={max_length} tokens: the system prompt is too long. "
+            "Shorten the system prompt or raise max_length."
+        )
+    return examples
+
+
+def pad_batch(examples: list[dict], pad_token_id: int) -> dict:
+    """Right-pad a batch to its longest example (dynamic padding: short posts stay cheap)."""
+    import torch
+
+    width = max(len(e["input_ids"]) for e in examples)
+    ids, labels, mask = [], [], []
+    for e in examples:
+        pad = width - len(e["input_ids"])
+        ids.append(e["input_ids"] + [pad_token_id] * pad)
+        labels.append(e["labels"] + [IGNORE_INDEX] * pad)
+        mask.append([1] * len(e["input_ids"]) + [0] * pad)
+    return {"input_ids": torch.tensor(ids), "labels": torch.tensor(labels), "attention_mask": torch.tensor(mask)}

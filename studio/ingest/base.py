@@ -1,0 +1,43 @@
+"""The `Post` record and byte decoding shared by the parsers."""
+
+from __future__ import annotations
+
+import codecs
+from dataclasses import asdict, dataclass
+
+from studio.errors import InputError
+
+MAX_FILE_BYTES = 200 * 1024 * 1024
+"""Uploads larger than this are refused before reading: a year of daily posts is a few MB."""
+
+
+@dataclass
+class Post:
+    text: str
+    source: str = ""
+    created_at: str | None = None
+    lang: str | None = None
+
+    def to_dict(self) -> dict:
+        return {k: v for k, v in asdict(self).items() if v not in (None, "")}
+
+
+def read_text(data: bytes, name: str) -> str:
+    """Decode an upload: UTF-8 (with or without BOM), UTF-16 with BOM, else Shift_JIS/CP932.
+
+    Excel writes Japanese CSVs as CP932 and some tools write UTF-16, so neither is assumed away;
+    anything that decodes as none of them, or holds NUL bytes, is treated as binary.
+    """
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError as exc:
+            raise InputError(f"{name}: starts like UTF-16 but does not decode ({exc.reason}). Re-save it as UTF-8.") from exc
+    if b"\x00" in data:
+        raise InputError(f"{name}: this looks like a binary file, not text. Upload posts as text, CSV or JSONL.")
+    for encoding in ("utf-8-sig", "cp932"):
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise InputError(f"{name}: not UTF-8, UTF-16 or Shift_JIS text. Re-save it as UTF-8 (in Excel: 'CSV UTF-8').")

@@ -1,0 +1,29 @@
+"""The whole app: Data -> Train -> Chat tabs sharing the loaded posts."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from studio import __version__
+from studio.ui import chat_tab, data_tab, train_tab
+
+INTRO = f"""# Persona Studio <small>v{__version__}</small>
+Upload someone's posts, train a persona (a LoRA adapter), and chat with it beside the base model.
+Write only personas of people who agreed to it, and never present the output as their words."""
+
+
+def build_ui() -> gr.Blocks:
+    """Build the Blocks app. Loads no model: models load on first use."""
+    with gr.Blocks(title="Persona Studio") as demo:
+        gr.Markdown(INTRO)
+        posts = gr.State([])
+        with gr.Tab("1. Data", id="data"):
+            data_tab.build(posts)
+        with gr.Tab("2. Train", id="train"):
+            trained = train_tab.build(posts)
+        with gr.Tab("3. Chat", id="chat") as chat:
+            targets = chat_tab.build(trained)
+        # the registry may change from the CLI or another browser tab: refresh on page load and tab switch
+        gr.on([demo.load, chat.select], chat_tab.refresh, targets, targets)
+    demo.queue(default_concurrency_limit=1)
+    return demo

@@ -1,0 +1,68 @@
+"""Shared fixtures: user data in temp folders, and a tiny random Llama with the real SmolLM2 tokenizer."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+FIXTURES = Path(__file__).resolve().parent.parent.parent / "shared" / "fixtures"
+KOUME_CSV = FIXTURES / "koume-dayuu-tweets.csv"
+
+POSTS = [
+    "Coffee first, then code. Always in that order.",
+    "Shipped a tiny fix today and it felt great.",
+    "Rainy Sunday, perfect for reading about parsers.",
+    "今日はいい天気ですね。散歩に行きます。",
+    "Why does every build break on a Friday?",
+    "New blog post soon: small tools that do one thing well.",
+    "チクショー！！",
+    "Trying a new keyboard layout. Send help.",
+]
+
+
+@pytest.fixture(autouse=True)
+def _user_folders(tmp_path, monkeypatch):
+    """Every test gets its own registry; nothing touches the user's personas/ or the network."""
+    monkeypatch.setenv("PERSONAS_DIR", str(tmp_path / "personas"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _session_cache(tmp_path_factory):
+    """One model cache for the session (the bundled model is converted at most once per run)."""
+    cache = os.environ.get("STUDIO_TEST_CACHE") or str(tmp_path_factory.mktemp("cache"))
+    os.environ["STUDIO_CACHE"] = cache
+    yield
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    """A tiny random Llama (hidden 64, 2 layers) saved with SmolLM2's real tokenizer and chat template."""
+    import torch
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    from studio.models import bundled_gguf
+
+    gguf = bundled_gguf()
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
+        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id, tie_word_embeddings=True,
+    )
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(config)
+    folder = tmp_path_factory.mktemp("tiny-llama")
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture
+def posts_file(tmp_path) -> Path:
+    path = tmp_path / "posts.txt"
+    path.write_text("\n".join(POSTS) + "\n", encoding="utf-8")
+    return path

@@ -1,0 +1,45 @@
+from transformers import AutoTokenizer
+
+from studio.dataset import IGNORE_INDEX, build_examples, chat_messages, encode_example, ensure_chat_template, pad_batch
+from studio.ingest import Post
+
+
+def test_loss_only_on_the_post(tiny_model_dir):
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    example = encode_example(tokenizer, "You are Koume.", "最近どう？", "チクショー！！", max_length=128)
+    labelled = [t for t, label in zip(example["input_ids"], example["labels"]) if label != IGNORE_INDEX]
+    assert tokenizer.decode(labelled).strip() == "チクショー！！<|im_end|>"
+    prompt = tokenizer.decode(example["input_ids"][: len(example["input_ids"]) - len(labelled)])
+    assert prompt.endswith("<|im_start|>assistant\n") and "You are Koume." in prompt and "最近どう？" in prompt
+
+
+def test_long_posts_cut_and_prompts_that_leave_no_room_skipped(tiny_model_dir):
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    long = encode_example(tokenizer, "S", "hi", "word " * 500, max_length=64)
+    assert len(long["input_ids"]) == 64 and long["labels"][-1] != IGNORE_INDEX
+    assert encode_example(tokenizer, "very long system prompt " * 50, "hi", "post", max_length=64) is None
+    assert len(build_examples([Post("a"), Post("b")], tokenizer, "S", 64, seed=1)) == 2
+
+
+def test_pad_batch_is_dynamic():
+    batch = pad_batch([{"input_ids": [5, 6, 7], "labels": [-100, 6, 7]}, {"input_ids": [5], "labels": [5]}], pad_token_id=0)
+    assert batch["input_ids"].tolist() == [[5, 6, 7], [5, 0, 0]]
+    assert batch["labels"].tolist() == [[-100, 6, 7], [5, -100, -100]]
+    assert batch["attention_mask"].tolist() == [[1, 1, 1], [1, 0, 0]]
+
+
+def test_fallback_template_for_models_without_one(tiny_model_dir):
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    tokenizer.chat_template = None
+    assert ensure_chat_template(tokenizer) is True
+    example = encode_example(tokenizer, "You are X.", "hi", "hello there", max_length=64)
+    assert tokenizer.decode([t for t, l in zip(example["input_ids"], example["labels"]) if l != -100]).strip() == "hello there"
+
+
+def test_chat_messages_always_carry_the_system_prompt_and_history():
+    assert chat_messages("You are K.", "and now?", [("first?", "first!")]) == [
+        {"role": "system", "content": "You are K."},
+        {"role": "user", "content": "first?"},
+        {"role": "assistant", "content": "first!"},
+        {"role": "user", "content": "and now?"},
+    ]

@@ -1,0 +1,80 @@
+import json
+
+import pytest
+
+from studio.errors import PersonaError
+from studio.registry import Persona, PersonaRegistry, slugify
+
+
+@pytest.mark.parametrize("name, slug", [("Koume", "koume"), ("Andre Ruffert!", "andre-ruffert"), ("コウメ太夫", "コウメ太夫"),
+                                        ("ＫＯＵＭＥ", "koume"), ("a" * 100, "a" * 64)])
+def test_slugify(name, slug):
+    assert slugify(name) == slug
+
+
+@pytest.mark.parametrize("name", ["", "   ", "../x", "a/b", "..", ".hidden", "!!!", "base", "BASE", "a\\b"])
+def test_invalid_names_refused(name):
+    with pytest.raises(PersonaError):
+        slugify(name)
+
+
+def _persona(slug="koume", **kw):
+    return Persona(name=slug.title(), slug=slug, base_model={"id": "x"}, **kw)
+
+
+def test_create_is_atomic_and_listed(tmp_path):
+    registry = PersonaRegistry(tmp_path)
+    with registry.create(_persona()) as staging:
+        (staging / "adapter").mkdir()
+        assert registry.list() == []  # still staging: invisible
+    assert [p.slug for p in registry.list()] == ["koume"]
+    assert registry.get("Koume").path == tmp_path / "koume"
+
+
+def test_failed_build_leaves_nothing(tmp_path):
+    registry = PersonaRegistry(tmp_path)
+    with pytest.raises(RuntimeError):
+        with registry.create(_persona()):
+            raise RuntimeError("crash while saving")
+    assert registry.list() == [] and not (tmp_path / "koume").exists()
+    assert [p.name for p in tmp_path.iterdir() if not p.name.startswith(".lock")] == []
+
+
+def test_existing_kept_unless_overwrite(tmp_path):
+    registry = PersonaRegistry(tmp_path)
+    with registry.create(_persona(system_prompt="v1")):
+        pass
+    with pytest.raises(PersonaError, match="already exists"):
+        with registry.create(_persona()):
+            pass
+    with registry.create(_persona(system_prompt="v2"), overwrite=True):
+        pass
+    assert registry.get("koume").system_prompt == "v2"
+    assert len(registry.list()) == 1
+
+
+def test_unknown_keys_kept_missing_defaulted_broken_reported(tmp_path):
+    registry = PersonaRegistry(tmp_path)
+    (tmp_path / "future").mkdir(parents=True)
+    (tmp_path / "future" / "persona.json").write_text(json.dumps({"name": "Future", "schema_version": 9, "new_thing": [1]}))
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "persona.json").write_text("{ not json")
+    (tmp_path / "half").mkdir()  # no manifest: not a persona
+    persona = registry.get("future")
+    assert persona.slug == "future" and persona.extra == {"new_thing": [1]} and persona.metrics == {}
+    assert persona.to_json()["new_thing"] == [1]
+    assert [p.slug for p in registry.list()] == ["future"]
+    assert len(registry.problems()) == 1 and "broken" in registry.problems()[0]
+
+
+def test_unknown_persona_message_names_the_fix(tmp_path):
+    with pytest.raises(PersonaError, match="python -m studio train"):
+        PersonaRegistry(tmp_path).get("nobody")
+
+
+def test_delete(tmp_path):
+    registry = PersonaRegistry(tmp_path)
+    with registry.create(_persona()):
+        pass
+    registry.delete("koume")
+    assert registry.list() == []

@@ -1,0 +1,104 @@
+"""Training on a tiny random Llama: the adapter learns, the base stays, the persona round-trips."""
+
+import json
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from studio.config import TrainConfig
+from studio.errors import ConfigError, InputError, PersonaError
+from studio.ingest import Post
+from studio.registry import PersonaRegistry
+from studio.train import train_persona
+from tests.conftest import POSTS
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_model_dir, tmp_path_factory):
+    registry = PersonaRegistry(tmp_path_factory.mktemp("personas"))
+    steps = []
+    config = TrainConfig(base_model=str(tiny_model_dir), max_steps=30, learning_rate=5e-3, batch_size=4, seed=0)
+    result = train_persona([Post(p) for p in POSTS * 2], "Tiny Tester", config, registry=registry,
+                           progress=lambda step, total, loss: steps.append((step, total, loss)))
+    return result, registry, steps
+
+
+def test_adapter_weights_changed_and_base_untouched(trained, tiny_model_dir):
+    result, _, _ = trained
+    base = load_file(tiny_model_dir / "model.safetensors")
+    lora_b = {n: p for n, p in result.model.named_parameters() if "lora_B" in n}
+    assert lora_b and all(p.abs().sum() > 0 for p in lora_b.values()), "LoRA B starts at zero and must have learned"
+    current = {n.replace(".base_layer", ""): p for n, p in result.model.get_base_model().named_parameters() if "lora_" not in n}
+    for name, weight in base.items():
+        assert torch.equal(current[name].detach(), weight), f"base weight {name} changed"
+    assert not any(p.requires_grad for n, p in result.model.named_parameters() if "lora_" not in n)
+
+
+def test_loss_goes_down_and_progress_reported(trained):
+    result, _, steps = trained
+    history = result.persona.metrics["loss_history"]
+    assert len(history) == 30 and sum(history[-5:]) / 5 < sum(history[:5]) / 5
+    assert [s for s, _, _ in steps] == list(range(1, 31)) and all(total == 30 for _, total, _ in steps)
+
+
+def test_persona_saved_complete(trained):
+    result, registry, _ = trained
+    folder = registry.root / "tiny-tester"
+    assert {"adapter_config.json", "adapter_model.safetensors"} <= {p.name for p in (folder / "adapter").iterdir()}
+    assert not list(folder.rglob("*.bin")) and not list(folder.rglob("*.pt"))
+    manifest = json.loads((folder / "persona.json").read_text())
+    assert manifest["schema_version"] == 1 and manifest["name"] == "Tiny Tester"
+    assert manifest["data"]["loaded"] == 16 and manifest["data"]["kept"] == 8 and manifest["data"]["removed"]["duplicates"] == 8
+    assert manifest["train"]["max_steps"] == 30 and manifest["train"]["rank"] == 8
+    assert manifest["metrics"]["final_loss"] == result.final_loss and manifest["metrics"]["method"] == "lora-fp32"
+    assert manifest["system_prompt"].startswith("You are Tiny Tester.")
+    assert manifest["created_at"] and manifest["base_model"]["id"]
+    lines = (folder / "data" / "train.jsonl").read_text(encoding="utf-8").splitlines()
+    assert [json.loads(line)["text"] for line in lines] == POSTS
+    assert [p.slug for p in registry.list()] == ["tiny-tester"]
+    assert not [p for p in registry.root.iterdir() if p.name.startswith(".staging")]
+
+
+def test_reloaded_persona_gives_identical_logits(trained, tiny_model_dir):
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    result, registry, _ = trained
+    ids = torch.tensor([[1, 42, 1337, 7, 99]])
+    result.model.eval()
+    with torch.no_grad():
+        before = result.model(input_ids=ids).logits
+        base = AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.float32)
+        plain = base(input_ids=ids).logits
+        reloaded = PeftModel.from_pretrained(base, registry.get("tiny-tester").adapter_dir).eval()
+        after = reloaded(input_ids=ids).logits
+    assert torch.allclose(before, after, atol=1e-5)
+    assert not torch.allclose(plain, after, atol=1e-3), "the adapter must change the logits"
+
+
+def test_bad_requests_write_nothing(trained, tiny_model_dir):
+    _, registry, _ = trained
+    config = TrainConfig(base_model=str(tiny_model_dir), max_steps=1)
+    with pytest.raises(PersonaError, match="already exists"):
+        train_persona([Post("x")], "tiny tester", config, registry=registry)
+    with pytest.raises(PersonaError):
+        train_persona([Post("x")], "../evil", config, registry=registry)
+    with pytest.raises(InputError, match="No posts left"):
+        train_persona([Post("  ")], "empty", config, registry=registry)
+    assert [p.slug for p in registry.list()] == ["tiny-tester"]
+
+
+@pytest.mark.parametrize("field, value, message", [("max_steps", 0, "max_steps"), ("learning_rate", 5, "learning_rate"),
+                                                    ("rank", 0, "rank"), ("quantize", "8bit", "quantize"),
+                                                    ("base_model", " ", "base_model")])
+def test_config_validation(field, value, message):
+    with pytest.raises(ConfigError, match=message):
+        TrainConfig(**{field: value})
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU refusal of 4-bit")
+def test_qlora_without_cuda_is_refused(tiny_model_dir, tmp_path):
+    config = TrainConfig(base_model=str(tiny_model_dir), max_steps=1, quantize="4bit")
+    with pytest.raises(ConfigError, match="needs a CUDA GPU"):
+        train_persona([Post("hello")], "q", config, registry=PersonaRegistry(tmp_path))
