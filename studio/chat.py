@@ -99,8 +99,8 @@ class ChatEngine:
                 kwargs.update(temperature=settings.temperature, top_p=settings.top_p, top_k=0)
             if self._adapters:  # a PeftModel: name the adapter for this call ("__base__": none)
                 kwargs["adapter_names"] = [adapter or "__base__"]
-            if settings.seed is not None:
-                torch.manual_seed(settings.seed)
+            # a fresh process always starts from the same RNG state: without a seed, draw a new one
+            torch.manual_seed(settings.seed) if settings.seed is not None else torch.seed()
             failure: list[BaseException] = []
 
             def run():

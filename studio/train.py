@@ -106,6 +106,8 @@ def train_persona(
             data_collator=lambda batch: pad_batch(batch, tokenizer.pad_token_id),
         )
         trainer.remove_callback(PrinterCallback)  # progress goes to `progress`, not print()
+        if progress is not None:
+            progress(0, config.max_steps, None)  # loading is done: show the bar before the first (slowest) step
         try:
             trainer.train()
         except torch.OutOfMemoryError as exc:

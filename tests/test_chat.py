@@ -48,6 +48,9 @@ def test_seed_makes_sampling_reproducible(setup):
     sampled = GenerationConfig(max_new_tokens=10, temperature=1.0, seed=7)
     first = list(engine.stream(None, "hi", "S", settings=sampled))[-1]
     assert first == list(engine.stream(None, "hi", "S", settings=sampled))[-1]
+    unseeded = GenerationConfig(max_new_tokens=10, temperature=1.0)
+    replies = {list(engine.stream(None, "hi", "S", settings=unseeded))[-1] for _ in range(3)}
+    assert len(replies) > 1, "without a seed, sampling must not repeat itself"
 
 
 def test_reply_helper_and_errors(setup, monkeypatch, tiny_model_dir):

@@ -39,7 +39,7 @@ def test_loss_goes_down_and_progress_reported(trained):
     result, _, steps = trained
     history = result.persona.metrics["loss_history"]
     assert len(history) == 30 and sum(history[-5:]) / 5 < sum(history[:5]) / 5
-    assert [s for s, _, _ in steps] == list(range(1, 31)) and all(total == 30 for _, total, _ in steps)
+    assert [s for s, _, _ in steps] == list(range(0, 31)) and all(total == 30 for _, total, _ in steps)
 
 
 def test_persona_saved_complete(trained):

@@ -45,7 +45,7 @@ def load(files, pasted: str, column: str):
     kept, report = clean_posts(posts)
     lines = [f"**{report.loaded}** posts loaded, **{report.kept}** kept."]
     for step, count in report.removed.items():
-        examples = "; ".join(repr(e[:60]) for e in report.examples.get(step, [])[:3])
+        examples = " / ".join(f"“{' '.join(e.split())[:60]}”" for e in report.examples.get(step, [])[:3])
         lines.append(f"- {step}: {count} removed" + (f" (e.g. {examples})" if examples else ""))
     if report.kept < 100:
         gr.Warning(f"Only {report.kept} posts: expect a weak persona. A few hundred or more work better.")

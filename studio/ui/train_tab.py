@@ -56,8 +56,8 @@ def build(posts: gr.State) -> gr.State:
                         placeholder="Default: 'You are NAME. Reply as NAME would post: same voice, style and language.'")
     overwrite = gr.Checkbox(label="Replace an existing persona of this name", value=False)
     button = gr.Button("Train persona", variant="primary", elem_id="train-button")
-    result = gr.Markdown(elem_id="train-result")
+    result = gr.Markdown(elem_id="train-result", min_height=90, container=True)  # room for the progress bar
     trained = gr.State(None)
     button.click(run_training, [posts, name, base, steps, lr, rank, system, overwrite], [result, trained],
-                 concurrency_limit=1, concurrency_id="train")
+                 concurrency_limit=1, concurrency_id="train", show_progress="full")
     return trained
