@@ -122,6 +122,8 @@ class ChatEngine:
                 thread.join()
             if failure:
                 raise failure[0]
+            if text.endswith("\ufffd"):  # max_new_tokens cut a multi-byte character in half
+                yield text.rstrip("\ufffd")
 
 
 _engines: dict[str, ChatEngine] = {}
