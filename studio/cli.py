@@ -11,6 +11,7 @@ Errors a user can fix are printed as one line on stderr with exit status 2, no t
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import sys
@@ -19,6 +20,30 @@ from pathlib import Path
 from studio import __version__
 from studio.config import GenerationConfig, TrainConfig, default_base
 from studio.errors import StudioError
+
+
+def add_clean_arguments(parser: argparse.ArgumentParser) -> None:
+    """One option per CleanConfig field, with its default and help text (e.g. --replies drop, --no-near-duplicates)."""
+    from studio.clean import CleanConfig
+
+    group = parser.add_argument_group("cleaning", "how posts are cleaned (defaults suit most exports)")
+    group.add_argument("--include-private", action="store_true",
+                       help="also read Mastodon followers-only and direct posts (left out by default)")
+    defaults = CleanConfig()
+    for f in dataclasses.fields(CleanConfig):
+        flag, default, help_ = "--" + f.name.replace("_", "-"), getattr(defaults, f.name), f.metadata.get("help", "")
+        if isinstance(default, bool):
+            group.add_argument(flag, action=argparse.BooleanOptionalAction, default=default, help=help_)
+        elif isinstance(default, list):
+            group.add_argument(flag, nargs="*", default=default, metavar="WORD", help=help_)
+        else:
+            group.add_argument(flag, type=type(default), default=default, help=f"{help_} (default: %(default)s)")
+
+
+def clean_config(args):
+    from studio.clean import CleanConfig
+
+    return CleanConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(CleanConfig)})
 
 
 def _write_json(path: str, data) -> None:
@@ -34,7 +59,8 @@ def cmd_ingest(args) -> int:
     from studio.clean import clean_posts
     from studio.ingest import load_posts
 
-    posts, report = clean_posts(load_posts(args.inputs, text_column=args.text_column))
+    posts = load_posts(args.inputs, text_column=args.text_column, include_private=args.include_private)
+    posts, report = clean_posts(posts, clean_config(args))
     _write_json(args.out, "".join(json.dumps(p.to_dict(), ensure_ascii=False) + "\n" for p in posts))
     if args.report:
         _write_json(args.report, json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
@@ -55,7 +81,7 @@ def cmd_train(args) -> int:
         alpha=args.alpha or 2 * args.rank, batch_size=args.batch_size, max_length=args.max_length, seed=args.seed,
         quantize=args.quantize,
     )
-    posts = load_posts(args.posts, text_column=args.text_column)
+    posts = load_posts(args.posts, text_column=args.text_column, include_private=args.include_private)
     bar = None  # opened at the first step, so load errors are not printed under an empty bar
 
     def progress(step, total, loss):
@@ -67,7 +93,7 @@ def cmd_train(args) -> int:
 
     try:
         result = train_persona(posts, args.name, config, system_prompt=args.system, registry=PersonaRegistry(),
-                               progress=progress, overwrite=args.overwrite)
+                               progress=progress, overwrite=args.overwrite, clean=clean_config(args))
     finally:
         if bar is not None:
             bar.close()
@@ -118,11 +144,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("ingest", help="read and clean posts, write them as JSONL",
-                       description="Read posts (.txt, .csv, .tsv, .jsonl, .json), clean them, write JSONL.")
+                       description="Read posts (X archive .zip or tweets.js, Mastodon archive or outbox.json, "
+                                   ".txt, .csv, .tsv, .jsonl, .json), clean them, write JSONL and a report.")
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="files with posts")
     p.add_argument("--out", required=True, help="output JSONL file")
     p.add_argument("--report", help="also write the cleaning report as JSON here")
     p.add_argument("--text-column", help="CSV column with the posts (detected when omitted)")
+    add_clean_arguments(p)
     p.set_defaults(func=cmd_ingest)
 
     help_ = TrainConfig.help()
@@ -143,6 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--text-column", help="CSV column with the posts (detected when omitted)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing persona of that name once training succeeds")
     p.add_argument("--json", action="store_true", help="end with one JSON line: persona, steps, seconds, final_loss, posts_used")
+    add_clean_arguments(p)
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("list", help="list the personas in the registry")

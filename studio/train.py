@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from studio.clean import CleanReport, clean_posts
+from studio.clean import CleanConfig, CleanReport, clean_posts, split_posts
 from studio.config import TrainConfig
 from studio.dataset import build_examples, default_system_prompt, pad_batch
 from studio.errors import InputError, ModelError, PersonaError
@@ -69,24 +69,31 @@ def train_persona(
     registry: PersonaRegistry | None = None,
     progress: Progress | None = None,
     overwrite: bool = False,
+    clean: CleanConfig | None = None,
     report: CleanReport | None = None,
 ) -> TrainResult:
-    """Clean the posts, train a LoRA adapter and save the persona atomically in the registry."""
+    """Clean the posts (unless `report` says they already are), train a LoRA adapter on the train
+    split and save the persona, with both splits and the report, atomically in the registry."""
     import torch
     from transformers import PrinterCallback, Trainer, TrainingArguments
 
     config = config or TrainConfig()
+    clean = clean or CleanConfig()
     registry = registry or PersonaRegistry()
     slug = slugify(name)
     if registry.exists(slug) and not overwrite:
         raise PersonaError(f"A persona named {slug!r} already exists. Choose another name, or overwrite it (--overwrite).")
-    posts, clean_report = clean_posts(posts)
-    report = report or clean_report
+    if report is None:
+        posts, report = clean_posts(posts, clean)
+    elif not posts:
+        raise InputError("No posts selected for training: tick at least a few posts in the Data tab.")
+    train_posts, validation_posts = split_posts(posts, clean)
+    report.split = {"train": len(train_posts), "validation": len(validation_posts), "how": clean.validation}
     system_prompt = (system_prompt or "").strip() or default_system_prompt(name.strip())
 
     ref = resolve_base(config.base_model)
     tokenizer = load_tokenizer(ref)
-    examples = build_examples(posts, tokenizer, system_prompt, config.max_length, config.seed)
+    examples = build_examples(train_posts, tokenizer, system_prompt, config.max_length, config.seed)
     quantized = use_4bit(config.quantize)
     torch.manual_seed(config.seed)
     model = _lora_model(load_model(ref, config.quantize), config, quantized)
@@ -131,9 +138,9 @@ def train_persona(
     with registry.create(persona, overwrite=overwrite) as staging:
         model.save_pretrained(staging / "adapter", safe_serialization=True)
         (staging / "data").mkdir()
-        with (staging / "data" / "train.jsonl").open("w", encoding="utf-8") as f:
-            for post in posts:
-                f.write(json.dumps(post.to_dict(), ensure_ascii=False) + "\n")
+        for split, rows in (("train", train_posts), ("validation", validation_posts)):
+            with (staging / "data" / f"{split}.jsonl").open("w", encoding="utf-8") as f:
+                f.writelines(json.dumps(post.to_dict(), ensure_ascii=False) + "\n" for post in rows)
     log.info("Trained %s: %d steps in %.1f s, loss %s", slug, trainer.state.global_step, seconds, final_loss)
     return TrainResult(persona=persona, steps=trainer.state.global_step, seconds=seconds,
-                       final_loss=final_loss, posts_used=len(posts), model=model)
+                       final_loss=final_loss, posts_used=len(train_posts), model=model)

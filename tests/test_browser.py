@@ -66,7 +66,8 @@ def test_upload_train_chat_in_both_panes(app_url, tmp_path, posts_file):
         page.set_input_files("#data-files input[type=file]", str(posts_file))
         page.click("#data-load")
         expect(page.locator("#data-summary")).to_contain_text("8 posts loaded, 8 kept", timeout=30_000)
-        expect(page.locator("#data-preview")).to_contain_text("Coffee first, then code.")
+        expect(page.locator("#data-posts")).to_contain_text("Coffee first, then code.")
+        expect(page.locator("#data-steps")).to_be_visible()
 
         page.get_by_role("tab", name="2. Train").click()
         page.fill("#train-name textarea", "Browser Bot")

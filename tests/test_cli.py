@@ -30,10 +30,21 @@ def test_ingest_writes_posts_and_report(tmp_path):
     out, report = tmp_path / "posts.jsonl", tmp_path / "report.json"
     result = studio("ingest", KOUME_CSV, "--out", out, "--report", report)
     assert result.returncode == 0, result.stderr
-    assert "4406 loaded, 4368 kept" in result.stdout
+    assert result.stdout.startswith("4406 loaded, 4243 kept (removed: 41 links only, 13 too short, 100 duplicates, 9 near duplicates)")
     lines = out.read_text(encoding="utf-8").splitlines()
-    assert len(lines) == 4368 and "チクショー" in json.loads(lines[0])["text"]
-    assert json.loads(report.read_text())["removed"]["duplicates"] == 38
+    assert len(lines) == 4243 and "チクショー" in json.loads(lines[0])["text"]
+    saved = json.loads(report.read_text())
+    assert saved["removed"]["duplicates"] == 100 and saved["steps"]["unicode"]["changed"] > 3000
+    assert saved["stats"]["date_range"] == ["2011-10-16", "2021-09-25"]
+
+
+def test_ingest_cleaning_options(tmp_path):
+    out = tmp_path / "posts.jsonl"
+    result = studio("ingest", KOUME_CSV, "--out", out, "--replies", "drop", "--no-near-duplicates", "--max-run", "0")
+    assert result.returncode == 0, result.stderr
+    assert "70 replies" in result.stdout and "near duplicates" not in result.stdout
+    bad = studio("ingest", KOUME_CSV, "--out", out, "--mentions", "sometimes")
+    assert bad.returncode == 2 and "mentions must be" in bad.stderr
 
 
 def test_train_list_chat_round_trip(tiny_model_dir, posts_file, tmp_path):

@@ -65,7 +65,7 @@ def test_jsonl_and_json(tmp_path):
         ("numbers.json", b"[1, 2]", "expected an object"),
         ("header-only.csv", b"id,text\n", "no usable text"),
         ("empty.csv", b"", "the CSV is empty"),
-        ("archive.zip", b"PK\x03\x04", "not read yet"),
+        ("archive.zip", b"PK\x03\x04", "damaged or truncated"),
     ],
 )
 def test_bad_inputs_say_what_is_wrong(tmp_path, name, data, message):

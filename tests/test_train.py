@@ -101,4 +101,4 @@ def test_config_validation(field, value, message):
 def test_qlora_without_cuda_is_refused(tiny_model_dir, tmp_path):
     config = TrainConfig(base_model=str(tiny_model_dir), max_steps=1, quantize="4bit")
     with pytest.raises(ConfigError, match="needs a CUDA GPU"):
-        train_persona([Post("hello")], "q", config, registry=PersonaRegistry(tmp_path))
+        train_persona([Post("hello there, friend")], "q", config, registry=PersonaRegistry(tmp_path))

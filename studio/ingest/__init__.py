@@ -1,29 +1,44 @@
 """Read a person's posts from files or pasted text: one parser per format, picked by sniffing.
 
 Every parser returns `list[Post]`; `load_posts` runs the right one per file and raises
-`InputError` with a message that says what is wrong and what to do.
+`InputError` with a message that says what is wrong and what to do. Archives and exports are
+recognised by their content, whatever their name: zip (X or Mastodon), tar.gz (Mastodon),
+`window.YTD.tweets...` (X's tweets.js), an ActivityPub outbox (Mastodon's outbox.json) and CAR
+(Bluesky).
 """
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from studio.errors import InputError
+from studio.ingest import archives, bluesky, mastodon, x_archive
 from studio.ingest.base import MAX_FILE_BYTES, Post, read_text
 from studio.ingest.jsonl import parse_json, parse_jsonl
 from studio.ingest.table import parse_table
 from studio.ingest.text import parse_text
 
-__all__ = ["Post", "load_posts", "load_file", "parse_pasted", "SUPPORTED"]
+__all__ = ["Post", "load_posts", "load_file", "parse_pasted", "SUPPORTED", "UPLOAD_SUFFIXES"]
 
-SUPPORTED = ".txt, .csv, .tsv, .jsonl, .json"
+SUPPORTED = (".txt, .csv, .tsv, .jsonl, .json, an X archive (.zip or its tweets.js), "
+             "a Mastodon archive (.zip, .tar.gz or its outbox.json), a Bluesky export (.car)")
+UPLOAD_SUFFIXES = [".txt", ".csv", ".tsv", ".jsonl", ".json", ".js", ".zip", ".gz", ".tgz", ".tar", ".car"]
+"""What an upload widget should accept."""
+
+ARCHIVE_SUFFIXES = (".zip", ".gz", ".tgz", ".tar")
+log = logging.getLogger(__name__)
 
 
 def _sniff(name: str, text: str) -> str:
-    """The format of a file: by extension where it is a known one, else by its first characters."""
+    """The format of a text file: an export by its content, else by extension, else by its first characters."""
+    if x_archive.ytd_kind(text):
+        return "x"
+    if mastodon.is_outbox(text):
+        return "mastodon"
     suffix = Path(name).suffix.lower()
     by_suffix = {".txt": "text", ".text": "text", ".md": "text", ".csv": "table", ".tsv": "table",
-                 ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json"}
+                 ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".js": "x"}
     if suffix in by_suffix:
         return by_suffix[suffix]
     head = text.lstrip()[:1]
@@ -34,48 +49,89 @@ def _sniff(name: str, text: str) -> str:
     return "text"
 
 
-def load_file(path: str | Path, text_column: str | None = None) -> list[Post]:
-    """Posts from one file (any supported format)."""
+def _load_mastodon(path: Path, include_private: bool, names: list[str] | None = None, text: str | None = None) -> list[Post]:
+    if text is None:
+        posts, skipped = mastodon.load_mastodon(path, include_private=include_private, names=names)
+    else:
+        posts, skipped = mastodon.parse_outbox(text, path.name, include_private=include_private)
+    if skipped:
+        log.info("%s: left out %d followers-only or direct posts", path.name, skipped)
+        if not posts:
+            raise InputError(f"{path.name}: all {skipped} posts are followers-only or direct, and private posts are "
+                             "left out by default. Use an archive with public posts.")
+    return posts
+
+
+def _load_archive(path: Path, head: bytes, include_private: bool) -> list[Post]:
+    """An X or Mastodon zip, or a Mastodon tar(.gz): only the posts members are read."""
+    if archives.is_zip(head):
+        names = archives.zip_names(path)
+        if not x_archive.tweet_members(names) and any(mastodon.is_outbox_member(n) for n in names):
+            return _load_mastodon(path, include_private, names=names)
+        return x_archive.parse_x_archive(path, names)
+    return _load_mastodon(path, include_private)
+
+
+def load_file(path: str | Path, text_column: str | None = None, *, include_private: bool = False) -> list[Post]:
+    """Posts from one file (any supported format).
+
+    `include_private`: keep Mastodon followers-only and direct posts (left out by default;
+    `studio.ingest.mastodon.load_mastodon` also returns how many were left out).
+    """
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: no such file. Check the path; supported formats: {SUPPORTED}.")
-    if path.suffix.lower() in (".zip", ".gz", ".tar", ".car", ".js"):
-        raise InputError(
-            f"{path.name}: archives and exports ({path.suffix}) are not read yet. "
-            f"Extract the posts to one of: {SUPPORTED}."
-        )
-    size = path.stat().st_size
-    if size > MAX_FILE_BYTES:
-        raise InputError(f"{path.name} is {size / 1e6:.0f} MB; the limit is {MAX_FILE_BYTES / 1e6:.0f} MB. Split it or keep only the posts.")
-    text = read_text(path.read_bytes(), path.name)
-    kind = _sniff(path.name, text)
-    if kind == "table":
-        posts = parse_table(text, path.name, text_column=text_column)
-    elif kind == "jsonl":
-        posts = parse_jsonl(text, path.name)
-    elif kind == "json":
-        posts = parse_json(text, path.name)
+    with path.open("rb") as f:
+        head = f.read(512)
+    suffix = "".join(path.suffixes[-2:]).lower() if path.suffix.lower() == ".gz" else path.suffix.lower()
+    if archives.is_zip(head) or archives.is_gzip(head) or archives.is_tar(head):
+        posts = _load_archive(path, head, include_private)  # read member by member: no size limit here
+    elif path.suffix.lower() in ARCHIVE_SUFFIXES:
+        raise InputError(f"{path.name} is not a {suffix} archive (damaged, or renamed from something else). "
+                         "Export it again, or upload the posts as one of: .txt, .csv, .jsonl, .json.")
     else:
-        posts = parse_text(text, path.name)
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise InputError(f"{path.name} is {size / 1e6:.0f} MB; the limit is {MAX_FILE_BYTES / 1e6:.0f} MB. Split it or keep only the posts.")
+        data = path.read_bytes()
+        if bluesky.is_car(head) or suffix == ".car":
+            posts = bluesky.parse_car(data, path.name)
+        else:
+            posts = _parse_text_file(path, read_text(data, path.name), text_column, include_private)
     if not any(p.text.strip() for p in posts):
         raise InputError(f"{path.name}: no usable text found. Supported formats: {SUPPORTED}, with one post per line or row.")
     return posts
 
 
-def load_posts(paths, text_column: str | None = None) -> list[Post]:
+def _parse_text_file(path: Path, text: str, text_column: str | None, include_private: bool) -> list[Post]:
+    kind = _sniff(path.name, text)
+    if kind == "x":
+        return x_archive.parse_tweets_js(text, path.name)
+    if kind == "mastodon":
+        return _load_mastodon(path, include_private, text=text)
+    if kind == "table":
+        return parse_table(text, path.name, text_column=text_column)
+    if kind == "jsonl":
+        return parse_jsonl(text, path.name)
+    if kind == "json":
+        return parse_json(text, path.name)
+    return parse_text(text, path.name)
+
+
+def load_posts(paths, text_column: str | None = None, *, include_private: bool = False) -> list[Post]:
     """Posts from several files, in order."""
     paths = list(paths)
     if not paths:
         raise InputError(f"No input files given. Upload or name at least one file ({SUPPORTED}).")
     posts: list[Post] = []
     for path in paths:
-        posts.extend(load_file(path, text_column=text_column))
+        posts.extend(load_file(path, text_column=text_column, include_private=include_private))
     return posts
 
 
 def parse_pasted(text: str) -> list[Post]:
-    """Posts from pasted text: one per line."""
+    """Posts from pasted text: one per line, or separated by blank lines."""
     posts = parse_text(text or "", "pasted")
     if not any(p.text.strip() for p in posts):
-        raise InputError("The pasted text is empty: paste one post per line.")
+        raise InputError("The pasted text is empty: paste one post per line, or posts separated by blank lines.")
     return posts

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import codecs
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 
 from studio.errors import InputError
 
@@ -13,13 +13,26 @@ MAX_FILE_BYTES = 200 * 1024 * 1024
 
 @dataclass
 class Post:
+    """One post as a parser found it. Cleaning decides what to do with retweets, replies and the rest."""
+
     text: str
     source: str = ""
-    created_at: str | None = None
-    lang: str | None = None
+    created_at: str | None = None  # ISO 8601 where the export gives a date
+    lang: str | None = None  # the export's own language tag (X and Mastodon give one)
+    id: str | None = None
+    is_retweet: bool = False  # retweets and boosts: someone else's words
+    is_reply: bool = False
+    reply_to: str | None = None  # the handle replied to, where known
+    content_warning: str | None = None  # Mastodon's CW / summary, kept apart from the text
+    visibility: str | None = None  # Mastodon: public, unlisted, private (followers only) or direct
 
     def to_dict(self) -> dict:
-        return {k: v for k, v in asdict(self).items() if v not in (None, "")}
+        return {k: v for k, v in asdict(self).items() if v not in (None, "", False)}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Post":
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
 
 
 def read_text(data: bytes, name: str) -> str:

@@ -16,7 +16,7 @@ def _post(item, source: str, where: str) -> Post:
         key = next((k for k in TEXT_COLUMNS if isinstance(item.get(k), str)), None)
         if key is None:
             raise InputError(f"{source}: {where} has no text field (one of: {', '.join(TEXT_COLUMNS)}).")
-        return Post(text=item[key], source=source, created_at=item.get("created_at"), lang=item.get("lang"))
+        return Post.from_dict({**item, "text": item[key], "source": item.get("source") or source})
     raise InputError(f"{source}: {where} is a {type(item).__name__}; expected an object with a 'text' field or a string.")
 
 

@@ -16,11 +16,10 @@ def build_ui() -> gr.Blocks:
     """Build the Blocks app. Loads no model: models load on first use."""
     with gr.Blocks(title="Persona Studio") as demo:
         gr.Markdown(INTRO)
-        posts = gr.State([])
         with gr.Tab("1. Data", id="data"):
-            data_tab.build(posts)
+            posts, report, clean, table = data_tab.build()
         with gr.Tab("2. Train", id="train"):
-            trained = train_tab.build(posts)
+            trained = train_tab.build(posts, report, clean, table)
         with gr.Tab("3. Chat", id="chat") as chat:
             targets = chat_tab.build(trained)
         # the registry may change from the CLI or another browser tab: refresh on page load and tab switch

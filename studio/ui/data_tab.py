@@ -1,21 +1,23 @@
-"""Data tab: upload files or paste posts; see what was kept and a preview."""
+"""Data tab: upload or paste posts, choose cleaning options, see the funnel and untick posts."""
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import gradio as gr
+import pandas as pd
 
-from studio.clean import clean_posts
+from studio.clean import CleanConfig, CleanReport, clean_posts
 from studio.errors import InputError
-from studio.ingest import Post, load_posts, parse_pasted
+from studio.ingest import SUPPORTED, UPLOAD_SUFFIXES, Post, load_posts, parse_pasted
 from studio.ingest.base import read_text
 from studio.ingest.table import table_columns
 from studio.ui.common import user_errors
 
 DETECT = "(detect)"
-PREVIEW_ROWS = 50
-FILE_TYPES = [".txt", ".csv", ".tsv", ".jsonl", ".json"]
+MAX_ROWS = 20_000
+COLUMNS = ["use", "#", "post", "date", "lang"]
 
 
 def _paths(files) -> list[str]:
@@ -34,36 +36,110 @@ def columns_for(files):
     return gr.Dropdown(choices=[DETECT], value=DETECT, visible=False)
 
 
+def funnel_frame(report: CleanReport) -> pd.DataFrame:
+    return pd.DataFrame(report.funnel(), columns=["stage", "posts"])
+
+
+def steps_frame(report: CleanReport) -> pd.DataFrame:
+    rows = []
+    for name, step in report.steps.items():
+        if not (step.removed or step.changed):
+            continue
+        examples = " | ".join(
+            " ".join(e["text"].split())[:70] if "text" in e else f"{' '.join(e['before'].split())[:40]} → {' '.join(e['after'].split())[:40]}"
+            for e in step.examples[:2])
+        rows.append([name.replace("_", " "), step.removed, step.changed, examples])
+    return pd.DataFrame(rows, columns=["step", "removed", "changed", "examples"])
+
+
+def stats_markdown(report: CleanReport) -> str:
+    stats, privacy = report.stats, report.privacy
+    dates = " to ".join(stats["date_range"]) if stats.get("date_range") else "no dates in the export"
+    languages = ", ".join(f"{code} {n}" for code, n in list(stats["languages"].items())[:6])
+    length = stats["length_chars"]
+    scrubbed = ", ".join(f"{n} {kind}{'s' if n != 1 else ''}" for kind, n in privacy.items() if n) or "nothing found"
+    return (f"**{report.loaded}** posts loaded, **{report.kept}** kept.  \n"
+            f"Dates: {dates}. Languages: {languages}. Length (characters): median {length['median']:g}, "
+            f"90% under {length['p90']}, longest {length['max']}.  \nPrivacy: replaced {scrubbed}.")
+
+
 @user_errors
-def load(files, pasted: str, column: str):
+def load(files, pasted: str, column: str, replies, urls, mentions, hashtags, languages, max_run, near_dup,
+         threshold, names, validation, include_private):
     paths = _paths(files)
     if not paths and not (pasted or "").strip():
-        raise InputError("Nothing to load: upload a file (.txt, .csv, .tsv, .jsonl, .json) or paste posts, one per line.")
-    posts: list[Post] = load_posts(paths, text_column=None if column in (None, DETECT) else column) if paths else []
+        raise InputError(f"Nothing to load: upload a file ({SUPPORTED}) or paste posts, one per line.")
+    config = CleanConfig(replies=replies, urls=urls, mentions=mentions, hashtags=hashtags, languages=languages or "",
+                         max_run=int(max_run), near_duplicates=near_dup, near_dup_threshold=threshold,
+                         scrub_names=names or "", validation=validation)
+    text_column = None if column in (None, DETECT) else column
+    posts: list[Post] = load_posts(paths, text_column=text_column, include_private=include_private) if paths else []
     if (pasted or "").strip():
         posts += parse_pasted(pasted)
-    kept, report = clean_posts(posts)
-    lines = [f"**{report.loaded}** posts loaded, **{report.kept}** kept."]
-    for step, count in report.removed.items():
-        examples = " / ".join(f"“{' '.join(e.split())[:60]}”" for e in report.examples.get(step, [])[:3])
-        lines.append(f"- {step}: {count} removed" + (f" (e.g. {examples})" if examples else ""))
+    kept, report = clean_posts(posts, config)
     if report.kept < 100:
-        gr.Warning(f"Only {report.kept} posts: expect a weak persona. A few hundred or more work better.")
-    preview = [[i + 1, p.text] for i, p in enumerate(kept[:PREVIEW_ROWS])]
-    return [p.to_dict() for p in kept], "\n".join(lines), preview
+        gr.Warning(f"Only {report.kept} posts kept: expect a weak persona. A few hundred or more work better.")
+    if report.kept > MAX_ROWS:
+        gr.Warning(f"{report.kept} posts: the table shows the first {MAX_ROWS}; all are used for training.")
+    table = pd.DataFrame([[True, i, p.text, (p.created_at or "")[:10], p.lang or ""] for i, p in enumerate(kept[:MAX_ROWS])],
+                         columns=COLUMNS)
+    return ([p.to_dict() for p in kept], report, config, stats_markdown(report),
+            gr.BarPlot(value=funnel_frame(report), sort=[stage for stage, _ in report.funnel()]),
+            steps_frame(report), table)
 
 
-def build(posts: gr.State) -> None:
-    gr.Markdown("Upload a person's posts: `.txt` (one post per line), `.csv`/`.tsv` (a text column), "
-                "`.jsonl`/`.json` (a `text` field), or paste them below.")
+def selected(posts: list[dict], report: CleanReport | None, table) -> tuple[list[Post], CleanReport | None]:
+    """The posts still ticked in the table (and those past the table's last row); the report counts the rest."""
+    if not posts or report is None:
+        return [], report
+    report = copy.deepcopy(report)  # the loaded report stays as it was for the next training
+    unticked = set()
+    if table is not None and len(table):
+        unticked = {int(row["#"]) for _, row in table.iterrows() if not bool(row["use"])}
+    for index in sorted(unticked):
+        report.drop("unticked", posts[index]["text"])
+    report.kept -= len(unticked)
+    return [Post.from_dict(p) for i, p in enumerate(posts) if i not in unticked], report
+
+
+def build():
+    """Returns (posts state, report state, clean-config state, posts table) for the Train tab."""
+    gr.Markdown(f"Upload a person's posts ({SUPPORTED}) or paste them, one per line. "
+                "Retweets, links and noise are removed; the funnel shows what each step did.")
     with gr.Row():
-        files = gr.File(label="Files with posts", file_count="multiple", file_types=FILE_TYPES, elem_id="data-files")
+        files = gr.File(label="Files with posts", file_count="multiple", file_types=UPLOAD_SUFFIXES, elem_id="data-files")
         with gr.Column():
-            pasted = gr.Textbox(label="…or paste posts (one per line)", lines=6, elem_id="data-paste")
+            pasted = gr.Textbox(label="…or paste posts (one per line)", lines=5, elem_id="data-paste")
             column = gr.Dropdown(label="CSV text column", choices=[DETECT], value=DETECT, visible=False)
-    load_button = gr.Button("Load posts", variant="primary", elem_id="data-load")
+    help_ = CleanConfig.help()
+    with gr.Accordion("Cleaning options", open=False):
+        with gr.Row():
+            replies = gr.Dropdown(["strip", "drop", "keep"], value="strip", label="Replies", info=help_["replies"])
+            urls = gr.Dropdown(["remove", "mask", "keep"], value="remove", label="Links", info=help_["urls"])
+            mentions = gr.Dropdown(["mask", "remove", "keep"], value="mask", label="@mentions", info=help_["mentions"])
+            hashtags = gr.Dropdown(["keep", "remove"], value="keep", label="#hashtags", info=help_["hashtags"])
+        with gr.Row():
+            languages = gr.Textbox(label="Languages to keep", placeholder="e.g. ja en (empty: all)", info=help_["languages"])
+            max_run = gr.Slider(0, 10, value=2, step=1, label="Cap repeated marks at", info=help_["max_run"])
+            near_dup = gr.Checkbox(value=True, label="Remove near-duplicates", info=help_["near_duplicates"])
+            threshold = gr.Slider(0.5, 1.0, value=CleanConfig.near_dup_threshold, step=0.01, label="Near-duplicate similarity",
+                                  info=help_["near_dup_threshold"])
+        with gr.Row():
+            names = gr.Textbox(label="Names to scrub (comma separated)", info=help_["scrub_names"])
+            validation = gr.Dropdown(["random", "newest"], value="random", label="Validation posts", info=help_["validation"])
+            include_private = gr.Checkbox(value=False, label="Include Mastodon followers-only and direct posts",
+                                          info="Left out by default: they were not written for everyone.")
+    load_button = gr.Button("Load and clean posts", variant="primary", elem_id="data-load")
     summary = gr.Markdown(elem_id="data-summary")
-    preview = gr.Dataframe(headers=["#", "post"], label=f"Preview (first {PREVIEW_ROWS} kept posts)",
-                           interactive=False, wrap=True, elem_id="data-preview")
+    with gr.Row():
+        funnel = gr.BarPlot(x="stage", y="posts", label="Cleaning funnel", height=260, elem_id="data-funnel")
+        steps = gr.Dataframe(headers=["step", "removed", "changed", "examples"], label="What each step did",
+                             interactive=False, wrap=True, elem_id="data-steps")
+    table = gr.Dataframe(headers=COLUMNS, datatype=["bool", "number", "str", "str", "str"], label="Kept posts: untick any you do not want",
+                         interactive=True, wrap=True, max_height=420, elem_id="data-posts")
+    posts, report, config = gr.State([]), gr.State(None), gr.State(None)
     files.change(columns_for, files, column)
-    load_button.click(load, [files, pasted, column], [posts, summary, preview])
+    load_button.click(load, [files, pasted, column, replies, urls, mentions, hashtags, languages, max_run, near_dup,
+                             threshold, names, validation, include_private],
+                      [posts, report, config, summary, funnel, steps, table])
+    return posts, report, config, table

@@ -6,11 +6,11 @@ import gradio as gr
 
 from studio.config import TrainConfig, default_base
 from studio.errors import InputError
-from studio.ingest import Post
 from studio.models import cuda_available
 from studio.registry import PersonaRegistry, slugify
 from studio.train import train_persona
 from studio.ui.common import user_errors
+from studio.ui.data_tab import selected
 
 
 def device_note() -> str:
@@ -21,10 +21,10 @@ def device_note() -> str:
 
 
 @user_errors
-def run_training(posts: list[dict], name: str, base: str, steps: float, lr: float, rank: float, system: str,
-                 overwrite: bool, progress=gr.Progress()):
+def run_training(posts: list[dict], report, clean, table, name: str, base: str, steps: float, lr: float, rank: float,
+                 system: str, overwrite: bool, progress=gr.Progress()):
     if not posts:
-        raise InputError("No posts loaded: go to the Data tab, upload posts and press 'Load posts' first.")
+        raise InputError("No posts loaded: go to the Data tab, upload posts and press 'Load and clean posts' first.")
     slugify(name)
     config = TrainConfig(base_model=base or default_base(), max_steps=int(steps), learning_rate=float(lr),
                          rank=int(rank), alpha=2 * int(rank))
@@ -33,14 +33,16 @@ def run_training(posts: list[dict], name: str, base: str, steps: float, lr: floa
     def on_step(step: int, total: int, loss: float | None):
         progress((step, total), desc=f"step {step}/{total}" + (f", loss {loss:.3f}" if loss is not None else ""))
 
-    result = train_persona([Post(**p) for p in posts], name, config, system_prompt=system,
-                           registry=PersonaRegistry(), progress=on_step, overwrite=overwrite)
+    chosen, report = selected(posts, report, table)
+    result = train_persona(chosen, name, config, system_prompt=system, registry=PersonaRegistry(), progress=on_step,
+                           overwrite=overwrite, clean=clean, report=report)
     p = result.persona
     return (f"Saved persona **{p.name}** (`{p.slug}`): {result.steps} steps in {result.seconds:.1f} s, "
-            f"final loss {result.final_loss}, {result.posts_used} posts. Open the Chat tab to talk to it."), p.slug
+            f"final loss {result.final_loss}, {result.posts_used} training posts "
+            f"({report.split.get('validation', 0)} held out). Open the Chat tab to talk to it."), p.slug
 
 
-def build(posts: gr.State) -> gr.State:
+def build(posts: gr.State, report: gr.State, clean: gr.State, table: gr.Dataframe) -> gr.State:
     """Returns a State that holds the slug of the last trained persona (the Chat tab refreshes on it)."""
     gr.Markdown(device_note(), elem_id="train-device")
     help_ = TrainConfig.help()
@@ -58,6 +60,6 @@ def build(posts: gr.State) -> gr.State:
     button = gr.Button("Train persona", variant="primary", elem_id="train-button")
     result = gr.Markdown(elem_id="train-result", min_height=90, container=True)  # room for the progress bar
     trained = gr.State(None)
-    button.click(run_training, [posts, name, base, steps, lr, rank, system, overwrite], [result, trained],
+    button.click(run_training, [posts, report, clean, table, name, base, steps, lr, rank, system, overwrite], [result, trained],
                  concurrency_limit=1, concurrency_id="train", show_progress="full")
     return trained
