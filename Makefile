@@ -15,7 +15,7 @@ install:
 install-dev: install
 	$(PIP) install -q -r requirements-dev.txt
 	@command -v chromium >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk fonts-noto-color-emoji >/dev/null; \
 	  else echo "note: install Debian's chromium (sudo apt-get install chromium fonts-noto-cjk) for the browser tests"; fi; }
 
 app: install

@@ -113,3 +113,40 @@ def test_bad_upload_shows_a_clear_error(app_url, tmp_path):
         page.click("#train-button")
         expect(page.get_by_text("No posts loaded")).to_be_visible(timeout=30_000)
         browser.close()
+
+
+def test_x_archive_funnel_untick_and_train(app_url, tmp_path):
+    """The funnel of a real X archive, one post unticked, and the persona's report that counts it."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from studio.registry import PersonaRegistry
+    from tests.conftest import FIXTURES
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"])
+        page = browser.new_page(viewport={"width": 1400, "height": 1400})
+        page.goto(app_url)
+        page.set_input_files("#data-files input[type=file]", str(FIXTURES / "x-archive-andreruffert.zip"))
+        page.click("#data-load")
+        summary = page.locator("#data-summary")
+        expect(summary).to_contain_text("1986 posts loaded", timeout=60_000)
+        expect(page.locator("#data-steps")).to_contain_text("retweets")
+        expect(page.locator("#data-steps")).to_contain_text("643")
+        expect(page.locator("#data-funnel")).to_be_visible()
+        kept = int(summary.inner_text().split("posts loaded,")[1].split("kept")[0])
+        page.locator("#data-posts [data-testid='cell-0-0'] input[type=checkbox]").uncheck()
+        page.wait_for_timeout(500)
+        artifacts = ROOT / "artifacts"
+        artifacts.mkdir(exist_ok=True)
+        page.screenshot(path=str(artifacts / "browser-data-funnel.png"), full_page=False)
+
+        page.get_by_role("tab", name="2. Train").click()
+        page.fill("#train-name textarea", "andre")
+        page.fill("#train-steps input[type=number]", "2")
+        page.keyboard.press("Tab")
+        page.click("#train-button")
+        expect(page.locator("#train-result")).to_contain_text("Saved persona", timeout=120_000)
+        browser.close()
+    persona = PersonaRegistry(tmp_path / "personas").get("andre")
+    assert persona.data["removed"]["retweets"] == 643 and persona.data["removed"]["unticked"] == 1
+    assert persona.data["kept"] == kept - 1 == persona.data["split"]["train"] + persona.data["split"]["validation"]

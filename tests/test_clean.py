@@ -65,7 +65,7 @@ def test_japanese_width_wave_dashes_and_runs():
     assert japanese_marks("でした〜") == "でした～"
     assert cap_runs("今日は〜〜〜〜〜〜") == "今日は〜〜"
     assert cap_runs("wwwww 草草草 !!!! 😂😂😂😂") == "ww 草草 !! 😂😂"
-    assert cap_runs("Hmmmm 1000 ok") == "Hmmmm 1000 ok", "letters and digits outside the list are kept"
+    assert cap_runs("Hmmmm 1000 ok...") == "Hmmmm 1000 ok...", "letters, digits and an ellipsis are kept"
     assert cap_runs("ーーーー", max_run=3) == "ーーー" and cap_runs("～～～", max_run=0) == "～～～"
     kept, _ = clean_posts([Post("ＯＰＱＲＳＴＵ～♪かと思ったら〜〜〜〜、ＢＢ弾でした!!!!１２３")])
     assert texts(kept) == ["OPQRSTU～♪かと思ったら～～、BB弾でした！！123"]

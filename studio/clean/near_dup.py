@@ -16,10 +16,11 @@ SHIFT = np.uint64(32)
 CHUNK = 20_000
 
 
-def lsh_bands(threshold: float, num_perm: int) -> tuple[int, int]:
-    """(bands, rows) whose S-curve (1/b)**(1/r) lies closest to the threshold."""
-    pairs = [(b, num_perm // b) for b in range(1, num_perm + 1) if num_perm % b == 0]
-    return min(pairs, key=lambda br: abs((1 / br[0]) ** (1 / br[1]) - threshold))
+def lsh_bands(threshold: float, num_perm: int, recall: float = 0.95) -> tuple[int, int]:
+    """(bands, rows): the fewest bands that still make a pair of similarity `threshold` a candidate
+    with probability `recall`; the candidates are then checked against the threshold itself."""
+    pairs = sorted((num_perm // r, r) for r in range(1, num_perm + 1) if num_perm % r == 0)
+    return next(((b, r) for b, r in pairs if 1 - (1 - threshold ** r) ** b >= recall), pairs[-1])
 
 
 def _shingle_hashes(texts: list[str], size: int) -> tuple[np.ndarray, np.ndarray]:

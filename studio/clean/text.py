@@ -20,7 +20,7 @@ JAPANESE = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uff66-\uff9f]")
 CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af]")
 WAVE_DASHES = "\u301c\u223c"  # 〜 WAVE DASH, ∼ TILDE OPERATOR -> ～ FULLWIDTH TILDE
 TO_FULL_WIDTH = str.maketrans({"!": "！", "?": "？", "~": "～"})
-RUN_CHARS = "〜～~!?！？wｗWーッっ笑草♪☆★♡♥・.…"
+RUN_CHARS = "〜～~!?！？wｗWーッっ笑草♪☆★♡♥"
 """Characters whose runs are capped by default; symbols (emoji, ♪) are capped as well."""
 
 

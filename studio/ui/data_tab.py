@@ -84,7 +84,7 @@ def load(files, pasted: str, column: str, replies, urls, mentions, hashtags, lan
     table = pd.DataFrame([[True, i, p.text, (p.created_at or "")[:10], p.lang or ""] for i, p in enumerate(kept[:MAX_ROWS])],
                          columns=COLUMNS)
     return ([p.to_dict() for p in kept], report, config, stats_markdown(report),
-            gr.BarPlot(value=funnel_frame(report), sort=[stage for stage, _ in report.funnel()]),
+            gr.BarPlot(value=funnel_frame(report), sort=[stage for stage, _ in report.funnel()], y_lim=[0, report.loaded]),
             steps_frame(report), table)
 
 
