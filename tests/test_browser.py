@@ -51,6 +51,18 @@ def app_url(tmp_path, tiny_model_dir):
         app.wait(timeout=30)
 
 
+def train_in_browser(page, name: str, steps: int) -> None:
+    """Train tab: name, steps, press Train, wait for the saved persona."""
+    from playwright.sync_api import expect
+
+    page.get_by_role("tab", name="2. Train").click()
+    page.fill("#train-name textarea", name)
+    page.fill("#train-steps input[type=number]", str(steps))
+    page.keyboard.press("Tab")
+    page.click("#train-button")
+    expect(page.locator("#train-result")).to_contain_text("Saved persona", timeout=120_000)
+
+
 def test_upload_train_chat_in_both_panes(app_url, tmp_path, posts_file):
     from playwright.sync_api import expect, sync_playwright
 
@@ -69,12 +81,8 @@ def test_upload_train_chat_in_both_panes(app_url, tmp_path, posts_file):
         expect(page.locator("#data-posts")).to_contain_text("Coffee first, then code.")
         expect(page.locator("#data-steps")).to_be_visible()
 
-        page.get_by_role("tab", name="2. Train").click()
-        page.fill("#train-name textarea", "Browser Bot")
-        page.fill("#train-steps input[type=number]", "4")
-        page.keyboard.press("Tab")
-        page.click("#train-button")
-        expect(page.locator("#train-result")).to_contain_text("Saved persona Browser Bot (browser-bot): 4 steps", timeout=120_000)
+        train_in_browser(page, "Browser Bot", steps=4)
+        expect(page.locator("#train-result")).to_contain_text("Saved persona Browser Bot (browser-bot): 4 steps")
 
         page.get_by_role("tab", name="3. Chat").click()
         page.click("#chat-target-1 input")
@@ -140,12 +148,7 @@ def test_x_archive_funnel_untick_and_train(app_url, tmp_path):
         artifacts.mkdir(exist_ok=True)
         page.screenshot(path=str(artifacts / "browser-data-funnel.png"), full_page=False)
 
-        page.get_by_role("tab", name="2. Train").click()
-        page.fill("#train-name textarea", "andre")
-        page.fill("#train-steps input[type=number]", "2")
-        page.keyboard.press("Tab")
-        page.click("#train-button")
-        expect(page.locator("#train-result")).to_contain_text("Saved persona", timeout=120_000)
+        train_in_browser(page, "andre", steps=2)
         browser.close()
     persona = PersonaRegistry(tmp_path / "personas").get("andre")
     assert persona.data["removed"]["retweets"] == 643 and persona.data["removed"]["unticked"] == 1

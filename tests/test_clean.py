@@ -124,3 +124,17 @@ def test_real_japanese_fixture_counts_match_an_independent_count():
     assert "http" not in joined and "&amp;" not in joined and "&gt;" not in joined
     assert all(unicodedata.is_normalized("NFC", x) for x in texts(kept))
     assert report.stats["languages"]["ja"] > 4000 and report.stats["date_range"] == ["2011-10-16", "2021-09-25"]
+
+
+def test_real_x_archive_after_cleaning():
+    from tests.conftest import FIXTURES
+
+    kept, report = clean_posts(load_file(FIXTURES / "x-archive-andreruffert.zip"))
+    assert report.loaded == 1986 and report.removed["retweets"] == 643
+    joined = "\n".join(texts(kept))
+    assert "t.co/" not in joined and not re.search(r"https?://", joined)
+    assert "&amp;" not in joined and "&gt;" not in joined and "&lt;" not in joined
+    assert not any(x.startswith("@") for x in texts(kept)), "leading reply mentions are gone"
+    assert not re.search(r"(?<![\w@])@(?!user\b)[A-Za-z0-9_]+", joined), "handles inside the text are masked"
+    assert "<progressive-image>" in joined, "decoded entities keep the text they stood for"
+    assert report.stats["languages"]["en"] > 900 and report.stats["date_range"][1] == "2022-11-03"

@@ -23,7 +23,7 @@ from studio.ingest.base import Post
 
 EXAMPLES_PER_STEP = 5
 EXAMPLE_CHARS = 160
-STEPS = ("retweets", "replies", "html", "urls", "links_only", "mentions", "hashtags", "unicode", "runs",
+STEPS = ("retweets", "replies", "html", "unicode", "urls", "links_only", "mentions", "hashtags", "runs",
          "privacy", "empty", "language", "too_short", "duplicates", "near_duplicates", "unticked")
 RETWEET_PREFIX = re.compile(r"^RT @\w+:?")
 
@@ -96,6 +96,12 @@ def _clean_one(post: Post, c: CleanConfig, names, report: CleanReport) -> str | 
             text = report.change("replies", text, t.strip_leading_handles(text))
     if c.html:
         text = report.change("html", text, t.strip_html(text))
+    # before links and handles: NFKC turns ＠ｈａｎｄｌｅ into @handle. It folds ！ to ! and japanese_marks puts
+    # it back: the net change of both is reported as one step
+    normalized = t.normalize_unicode(text, c.unicode_form)
+    if c.japanese_marks:
+        normalized = t.japanese_marks(normalized, c.unify_wave_dash)
+    text = report.change("unicode", text, normalized)
     if c.urls != "keep":
         before = text
         text, found = t.URL.subn("<url>" if c.urls == "mask" else "", text)
@@ -110,10 +116,6 @@ def _clean_one(post: Post, c: CleanConfig, names, report: CleanReport) -> str | 
         report.change("mentions", before, text)
     if c.hashtags == "remove":
         text = report.change("hashtags", text, t.remove_hashtags(text))
-    normalized = t.normalize_unicode(text, c.unicode_form)  # NFKC folds ！ to !, japanese_marks puts it back:
-    if c.japanese_marks:                                      # report the net change of both as one step
-        normalized = t.japanese_marks(normalized, c.unify_wave_dash)
-    text = report.change("unicode", text, normalized)
     text = report.change("runs", text, t.cap_runs(text, c.max_run, c.run_chars))
     before = text
     for kind, enabled, scrub in (("email", c.scrub_emails, scrub_emails), ("phone", c.scrub_phones, scrub_phones)):

@@ -93,11 +93,10 @@ def load_file(path: str | Path, text_column: str | None = None, *, include_priva
         size = path.stat().st_size
         if size > MAX_FILE_BYTES:
             raise InputError(f"{path.name} is {size / 1e6:.0f} MB; the limit is {MAX_FILE_BYTES / 1e6:.0f} MB. Split it or keep only the posts.")
-        data = path.read_bytes()
         if bluesky.is_car(head) or suffix == ".car":
-            posts = bluesky.parse_car(data, path.name)
-        else:
-            posts = _parse_text_file(path, read_text(data, path.name), text_column, include_private)
+            posts = bluesky.parse_car(path.read_bytes(), path.name)
+        else:  # the bytes are dropped once decoded: a large file is not held twice while parsed
+            posts = _parse_text_file(path, read_text(path.read_bytes(), path.name), text_column, include_private)
     if not any(p.text.strip() for p in posts):
         raise InputError(f"{path.name}: no usable text found. Supported formats: {SUPPORTED}, with one post per line or row.")
     return posts

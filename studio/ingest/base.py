@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import codecs
+import os
 from dataclasses import asdict, dataclass, fields
 
 from studio.errors import InputError
 
-MAX_FILE_BYTES = 200 * 1024 * 1024
-"""Uploads larger than this are refused before reading: a year of daily posts is a few MB."""
+MAX_FILE_BYTES = int(float(os.environ.get("STUDIO_MAX_UPLOAD_MB", "200")) * 1024 * 1024)
+"""Text uploads larger than this are refused before reading (`$STUDIO_MAX_UPLOAD_MB`, default 200):
+a year of daily posts is a few MB. Archives are read member by member under their own caps."""
 
 
 @dataclass
