@@ -29,7 +29,7 @@ class ChatEngine:
         self.ref = resolve_base(base_spec or default_base())
         self.tokenizer = load_tokenizer(self.ref)
         ensure_chat_template(self.tokenizer)
-        self.model = load_model(self.ref, quantize="none")
+        self.model = load_model(self.ref, four_bit=False)
         self._adapters: dict[str, str] = {}  # persona slug -> adapter name (changes when retrained)
         self._lock = threading.Lock()  # one generation at a time: PEFT's per-call adapter hooks are not thread safe
 

@@ -18,32 +18,45 @@ import sys
 from pathlib import Path
 
 from studio import __version__
-from studio.config import GenerationConfig, TrainConfig, default_base
+from studio.config import GenerationConfig, TrainConfig
 from studio.errors import StudioError
+from studio.registry import PersonaRegistry, slugify
+
+
+def add_config_arguments(parser, cls, title: str, flags: dict[str, str] | None = None, skip: tuple = ()) -> None:
+    """One option per field of a settings dataclass, with its default and help text
+    (e.g. --replies drop, --no-near-duplicates, --eval-steps 10)."""
+    group = parser.add_argument_group(title)
+    defaults = cls()
+    for f in dataclasses.fields(cls):
+        if f.name in skip:
+            continue
+        flag = (flags or {}).get(f.name, "--" + f.name.replace("_", "-"))
+        default, help_ = getattr(defaults, f.name), f.metadata.get("help", "").replace("%", "%%")
+        if isinstance(default, bool):
+            group.add_argument(flag, dest=f.name, action=argparse.BooleanOptionalAction, default=default, help=help_)
+        elif isinstance(default, list):
+            group.add_argument(flag, dest=f.name, nargs="*", default=default, metavar="WORD", help=help_)
+        else:
+            group.add_argument(flag, dest=f.name, type=type(default), default=default, help=f"{help_} (default: %(default)s)")
+
+
+def config_from_args(cls, args):
+    return cls(**{f.name: getattr(args, f.name) for f in dataclasses.fields(cls) if hasattr(args, f.name)})
 
 
 def add_clean_arguments(parser: argparse.ArgumentParser) -> None:
-    """One option per CleanConfig field, with its default and help text (e.g. --replies drop, --no-near-duplicates)."""
     from studio.clean import CleanConfig
 
-    group = parser.add_argument_group("cleaning", "how posts are cleaned (defaults suit most exports)")
-    group.add_argument("--include-private", action="store_true",
-                       help="also read Mastodon followers-only and direct posts (left out by default)")
-    defaults = CleanConfig()
-    for f in dataclasses.fields(CleanConfig):
-        flag, default, help_ = "--" + f.name.replace("_", "-"), getattr(defaults, f.name), f.metadata.get("help", "")
-        if isinstance(default, bool):
-            group.add_argument(flag, action=argparse.BooleanOptionalAction, default=default, help=help_)
-        elif isinstance(default, list):
-            group.add_argument(flag, nargs="*", default=default, metavar="WORD", help=help_)
-        else:
-            group.add_argument(flag, type=type(default), default=default, help=f"{help_} (default: %(default)s)")
+    add_config_arguments(parser, CleanConfig, "cleaning (defaults suit most exports)")
+    parser.add_argument("--include-private", action="store_true",
+                        help="also read Mastodon followers-only and direct posts (left out by default)")
 
 
 def clean_config(args):
     from studio.clean import CleanConfig
 
-    return CleanConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(CleanConfig)})
+    return config_from_args(CleanConfig, args)
 
 
 def _write_json(path: str, data) -> None:
@@ -69,44 +82,60 @@ def cmd_ingest(args) -> int:
 
 
 def cmd_train(args) -> int:
+    """Train in this process, as a job (checkpoints under $PERSONAS_DIR/.jobs): a killed run resumes with --resume."""
     from tqdm import tqdm
 
+    from studio import jobs
+    from studio.clean import clean_posts
     from studio.ingest import load_posts
-    from studio.registry import PersonaRegistry, slugify
-    from studio.train import train_persona
+    from studio.models import resolve_base
 
-    slugify(args.name)  # refuse a bad name before loading anything
-    config = TrainConfig(
-        base_model=args.base, max_steps=args.max_steps, learning_rate=args.lr, rank=args.rank,
-        alpha=args.alpha or 2 * args.rank, batch_size=args.batch_size, max_length=args.max_length, seed=args.seed,
-        quantize=args.quantize,
-    )
-    posts = load_posts(args.posts, text_column=args.text_column, include_private=args.include_private)
-    bar = None  # opened at the first step, so load errors are not printed under an empty bar
+    if args.resume:
+        job = jobs.get_job(args.resume)
+        if not job.resumable():
+            raise StudioError(f"{job.slug!r} cannot be resumed: it is {job.status()['status']} "
+                              "and resumes need a cancelled, failed or interrupted run with a checkpoint.")
+        name = job.request()["name"]
+    else:
+        if not args.posts or not args.name:
+            raise StudioError("train needs --posts FILE and --name NAME (or --resume NAME).")
+        name = args.name
+        slugify(name)  # refuse a bad name before loading anything
+        config, clean = config_from_args(TrainConfig, args), clean_config(args)
+        posts = load_posts(args.posts, text_column=args.text_column, include_private=args.include_private)
+        posts, report = clean_posts(posts, clean)
+        resolve_base(config.base_model)  # a missing model fails here, before anything is written
+        job = jobs.create_job(posts, name, config, clean, report, system_prompt=args.system, overwrite=args.overwrite)
+    bar = None  # opened when training starts, so load errors are not printed under an empty bar
 
-    def progress(step, total, loss):
+    def progress(event: dict):
         nonlocal bar
-        bar = bar or tqdm(total=total, desc=f"training {args.name}", unit="step")
-        bar.update(step - bar.n)
-        if loss is not None:
-            bar.set_postfix(loss=f"{loss:.3f}")
+        if event["event"] == "warning":
+            tqdm.write(f"warning: {event['message']}", file=sys.stderr)
+        elif event["event"] == "start":
+            bar = tqdm(total=event["total"], desc=f"training {name}", unit="step")
+        elif event["event"] == "step" and bar is not None:
+            bar.total = event["total"]
+            bar.update(event["step"] - bar.n)
+            bar.set_postfix(loss=f"{event['loss']:.3f}")
+        elif event["event"] == "eval":
+            tqdm.write(f"step {event['step']}: validation loss {event['eval_loss']:.3f}", file=sys.stderr)
 
     try:
-        result = train_persona(posts, args.name, config, system_prompt=args.system, registry=PersonaRegistry(),
-                               progress=progress, overwrite=args.overwrite, clean=clean_config(args))
+        jobs.run_job(job, resume=bool(args.resume), echo=progress)
     finally:
         if bar is not None:
             bar.close()
-    print(f"Saved persona {result.persona.slug!r} to {result.persona.path} "
-          f"({result.steps} steps, {result.seconds:.1f} s, final loss {result.final_loss}).")
+    result = [e for e in job.events() if e["event"] == "done"][-1]
+    print(f"Saved persona {result['persona']!r} to {PersonaRegistry().root / result['persona']} "
+          f"({result['steps']} steps, {result['seconds']:.1f} s, final loss {result['final_loss']}).")
     if args.json:
-        print(json.dumps(result.to_json(), ensure_ascii=False))
+        print(json.dumps({k: result[k] for k in ("persona", "steps", "seconds", "final_loss", "posts_used", "best_eval_loss")},
+                         ensure_ascii=False))
     return 0
 
 
 def cmd_list(args) -> int:
-    from studio.registry import PersonaRegistry
-
     registry = PersonaRegistry()
     personas = registry.list()
     if args.json:
@@ -153,24 +182,16 @@ def build_parser() -> argparse.ArgumentParser:
     add_clean_arguments(p)
     p.set_defaults(func=cmd_ingest)
 
-    help_ = TrainConfig.help()
     p = sub.add_parser("train", help="train a persona (LoRA adapter) from posts",
                        description="Train a persona from posts and save it in the registry ($PERSONAS_DIR, default ./personas).")
-    p.add_argument("--posts", required=True, nargs="+", metavar="FILE", help="posts: any supported input or ingest output")
-    p.add_argument("--name", required=True, help="persona name (letters, digits, '-', '_')")
-    p.add_argument("--base", default=default_base(), help=help_["base_model"] + " (default: %(default)s)")
-    p.add_argument("--max-steps", type=int, default=TrainConfig.max_steps, help=help_["max_steps"] + " (default: %(default)s)")
-    p.add_argument("--lr", type=float, default=TrainConfig.learning_rate, help=help_["learning_rate"] + " (default: %(default)s)")
-    p.add_argument("--rank", type=int, default=TrainConfig.rank, help=help_["rank"] + " (default: %(default)s)")
-    p.add_argument("--alpha", type=int, default=None, help=help_["alpha"] + " (default: 2 x rank)")
-    p.add_argument("--batch-size", type=int, default=TrainConfig.batch_size, help=help_["batch_size"] + " (default: %(default)s)")
-    p.add_argument("--max-length", type=int, default=TrainConfig.max_length, help=help_["max_length"] + " (default: %(default)s)")
-    p.add_argument("--seed", type=int, default=TrainConfig.seed, help=help_["seed"])
-    p.add_argument("--quantize", choices=["auto", "none", "4bit"], default="auto", help=help_["quantize"])
+    p.add_argument("--posts", nargs="+", metavar="FILE", help="posts: any supported input or ingest output")
+    p.add_argument("--name", help="persona name (letters, digits, '-', '_')")
+    p.add_argument("--resume", metavar="NAME", help="resume the cancelled or killed run of persona NAME from its last checkpoint")
     p.add_argument("--system", help="the persona's system prompt (default: 'You are NAME. Reply as NAME would post...')")
     p.add_argument("--text-column", help="CSV column with the posts (detected when omitted)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing persona of that name once training succeeds")
     p.add_argument("--json", action="store_true", help="end with one JSON line: persona, steps, seconds, final_loss, posts_used")
+    add_config_arguments(p, TrainConfig, "training", flags={"base_model": "--base", "learning_rate": "--lr"})
     add_clean_arguments(p)
     p.set_defaults(func=cmd_train)
 

@@ -29,7 +29,22 @@ def default_base() -> str:
 
 
 class _Settings:
-    """Shared helpers: dict round trip that ignores unknown keys (older/newer manifests)."""
+    """Shared helpers: dict round trip that ignores unknown keys (older/newer manifests), and values
+    from text boxes and JSON coerced to each field's type before validation."""
+
+    def _coerce(self) -> None:
+        for f in dataclasses.fields(self):
+            value, default = getattr(self, f.name), f.default if f.default is not dataclasses.MISSING else None
+            kind = type(default) if default is not None else None
+            if kind in (int, float) and not isinstance(value, bool):
+                try:
+                    setattr(self, f.name, kind(float(value)) if kind is int else kind(value))
+                except (TypeError, ValueError) as exc:
+                    raise ConfigError(f"{f.name} must be a number, got {value!r}.") from exc
+            elif kind is bool and isinstance(value, str):
+                setattr(self, f.name, value.strip().lower() in ("1", "true", "yes", "on"))
+            elif kind is str and value is not None:
+                setattr(self, f.name, str(value))
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -49,39 +64,63 @@ def _check(ok: bool, message: str) -> None:
         raise ConfigError(message)
 
 
+METHODS = ("auto", "lora", "qlora", "dora")
+
+
 @dataclass
 class TrainConfig(_Settings):
+    """Training settings; the defaults suit a few hundred to a few thousand short posts on a CPU."""
+
     base_model: str = field(
         default_factory=default_base,
         metadata={"help": "'bundled' (SmolLM2-135M-Instruct, offline), a local model folder or a Hub id."},
     )
+    method: str = field(default="auto", metadata={"help": "'auto': QLoRA on a CUDA GPU, LoRA on a CPU; 'lora' (fp32 on CPU); 'qlora' (4-bit NF4, CUDA only); 'dora' (weight-decomposed LoRA)."})
     max_steps: int = field(default=60, metadata={"help": "Optimizer steps. 20-60 for a quick try, a few hundred for a real persona."})
+    epochs: float = field(default=0.0, metadata={"help": "Passes over the posts; when above 0 it replaces max_steps."})
     learning_rate: float = field(default=5e-4, metadata={"help": "AdamW learning rate for the LoRA weights."})
+    scheduler: str = field(default="linear", metadata={"help": "Learning-rate schedule: 'linear', 'cosine' or 'constant' (after warm-up)."})
+    warmup_ratio: float = field(default=0.05, metadata={"help": "Share of the steps spent warming the learning rate up."})
+    weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay on the LoRA weights."})
+    lora_plus_ratio: float = field(default=0.0, metadata={"help": "LoRA+: the B matrices learn this many times faster (e.g. 16); 0 = off."})
     rank: int = field(default=8, metadata={"help": "LoRA rank r: adapter capacity. 8-16 suits a few thousand posts."})
-    alpha: int = field(default=16, metadata={"help": "LoRA alpha: scale of the update (usually 2 x rank)."})
+    alpha: int = field(default=0, metadata={"help": "LoRA alpha: scale of the update; 0 = 2 x rank."})
     dropout: float = field(default=0.05, metadata={"help": "Dropout on the LoRA input."})
+    target_modules: str = field(default="all-linear", metadata={"help": "Layers that get adapters: 'all-linear' (every linear projection, found automatically) or names like 'q_proj,v_proj'."})
     batch_size: int = field(default=4, metadata={"help": "Examples per step."})
+    grad_accum: int = field(default=1, metadata={"help": "Gradient accumulation: batches per optimizer step."})
     max_length: int = field(default=256, metadata={"help": "Tokens per example (system + user + post); longer ones are cut. Japanese posts take about 1.7 tokens per character with SmolLM2."})
+    eval_steps: int = field(default=20, metadata={"help": "Validation loss every this many steps (and a checkpoint); 0 = off."})
+    patience: int = field(default=3, metadata={"help": "Early stopping: stop after this many evaluations without a better validation loss, and keep the best adapter; 0 = off."})
+    gradient_checkpointing: bool = field(default=False, metadata={"help": "Recompute activations to save GPU memory (slower; for large base models)."})
     seed: int = field(default=0, metadata={"help": "Seed for data order, prompts and initialisation."})
-    quantize: str = field(
-        default="auto",
-        metadata={"help": "'auto': 4-bit QLoRA on a CUDA GPU, plain fp32 LoRA on CPU; 'none': never quantize; '4bit': require QLoRA."},
-    )
 
     def __post_init__(self):
-        _check(isinstance(self.base_model, str) and self.base_model.strip() != "", "base_model is empty: use 'bundled', a local folder or a Hub id.")
-        _check(1 <= int(self.max_steps) <= 100_000, f"max_steps must be between 1 and 100000, got {self.max_steps}.")
-        _check(0 < float(self.learning_rate) <= 0.1, f"learning_rate must be in (0, 0.1], got {self.learning_rate}; try 2e-4 to 1e-3.")
-        _check(1 <= int(self.rank) <= 256, f"rank must be between 1 and 256, got {self.rank}; try 8 or 16.")
-        _check(int(self.alpha) >= 1, f"alpha must be at least 1, got {self.alpha}; try 2 x rank.")
-        _check(0 <= float(self.dropout) < 1, f"dropout must be in [0, 1), got {self.dropout}.")
-        _check(1 <= int(self.batch_size) <= 512, f"batch_size must be between 1 and 512, got {self.batch_size}.")
-        _check(16 <= int(self.max_length) <= 8192, f"max_length must be between 16 and 8192 tokens, got {self.max_length}.")
-        _check(self.quantize in ("auto", "none", "4bit"), f"quantize must be 'auto', 'none' or '4bit', got {self.quantize!r}.")
-        self.max_steps, self.rank, self.alpha = int(self.max_steps), int(self.rank), int(self.alpha)
-        self.batch_size, self.max_length, self.seed = int(self.batch_size), int(self.max_length), int(self.seed)
-        self.learning_rate, self.dropout = float(self.learning_rate), float(self.dropout)
+        self._coerce()
+        _check(self.base_model.strip() != "", "base_model is empty: use 'bundled', a local folder or a Hub id.")
+        _check(self.method in METHODS, f"method must be one of {', '.join(METHODS)}, got {self.method!r}.")
+        _check(1 <= self.max_steps <= 100_000, f"max_steps must be between 1 and 100000, got {self.max_steps}.")
+        _check(0 <= self.epochs <= 100, f"epochs must be between 0 (use max_steps) and 100, got {self.epochs}.")
+        _check(0 < self.learning_rate <= 0.1, f"learning_rate must be in (0, 0.1], got {self.learning_rate}; try 2e-4 to 1e-3.")
+        _check(self.scheduler in ("linear", "cosine", "constant"), f"scheduler must be 'linear', 'cosine' or 'constant', got {self.scheduler!r}.")
+        _check(0 <= self.warmup_ratio < 1, f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}.")
+        _check(0 <= self.weight_decay < 1, f"weight_decay must be in [0, 1), got {self.weight_decay}.")
+        _check(self.lora_plus_ratio == 0 or 1 <= self.lora_plus_ratio <= 64, f"lora_plus_ratio must be 0 (off) or between 1 and 64, got {self.lora_plus_ratio}.")
+        _check(1 <= self.rank <= 256, f"rank must be between 1 and 256, got {self.rank}; try 8 or 16.")
+        self.alpha = self.alpha or 2 * self.rank
+        _check(self.alpha >= 1, f"alpha must be at least 1 (or 0 for 2 x rank), got {self.alpha}.")
+        _check(0 <= self.dropout < 1, f"dropout must be in [0, 1), got {self.dropout}.")
+        _check(self.target_modules.strip() != "", "target_modules is empty: use 'all-linear' or names like 'q_proj,v_proj'.")
+        _check(1 <= self.batch_size <= 512, f"batch_size must be between 1 and 512, got {self.batch_size}.")
+        _check(1 <= self.grad_accum <= 256, f"grad_accum must be between 1 and 256, got {self.grad_accum}.")
+        _check(16 <= self.max_length <= 8192, f"max_length must be between 16 and 8192 tokens, got {self.max_length}.")
+        _check(0 <= self.eval_steps <= 100_000, f"eval_steps must be between 0 (off) and 100000, got {self.eval_steps}.")
+        _check(0 <= self.patience <= 100, f"patience must be between 0 (off) and 100, got {self.patience}.")
         self.base_model = self.base_model.strip()
+
+    def targets(self) -> str | list[str]:
+        names = [n.strip() for n in self.target_modules.split(",") if n.strip()]
+        return "all-linear" if names == ["all-linear"] else names
 
 
 @dataclass

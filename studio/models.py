@@ -154,11 +154,11 @@ def cuda_available() -> bool:
     return torch.cuda.is_available()
 
 
-def use_4bit(quantize: str) -> bool:
+def use_4bit(method: str) -> bool:
     """Whether to load 4-bit NF4 (QLoRA): only on CUDA, where bitsandbytes is fast and sound."""
-    if quantize == "4bit" and not cuda_available():
-        raise ConfigError("4-bit QLoRA needs a CUDA GPU and none was found. Use quantize 'auto' or 'none' to train plain LoRA on the CPU.")
-    return quantize == "4bit" or (quantize == "auto" and cuda_available())
+    if method == "qlora" and not cuda_available():
+        raise ConfigError("QLoRA (4-bit) needs a CUDA GPU and none was found. Use method 'auto' or 'lora' to train plain LoRA on the CPU.")
+    return method == "qlora" or (method == "auto" and cuda_available())
 
 
 def load_tokenizer(ref: BaseModelRef):
@@ -170,13 +170,13 @@ def load_tokenizer(ref: BaseModelRef):
     return tokenizer
 
 
-def load_model(ref: BaseModelRef, quantize: str = "auto"):
-    """The base model: fp32 on CPU, 4-bit NF4 with bf16 compute on CUDA when asked or 'auto'."""
+def load_model(ref: BaseModelRef, four_bit: bool = False):
+    """The base model: fp32 on CPU, bf16 on CUDA, or 4-bit NF4 with bf16 compute (QLoRA)."""
     import torch
     from transformers import AutoModelForCausalLM
 
     kwargs: dict = {"trust_remote_code": False}
-    if use_4bit(quantize):
+    if four_bit:
         from transformers import BitsAndBytesConfig
 
         kwargs["quantization_config"] = BitsAndBytesConfig(

@@ -1,4 +1,9 @@
-"""Train a persona: LoRA on the base model (4-bit QLoRA on CUDA, fp32 LoRA on CPU), saved to the registry."""
+"""Train a persona: LoRA on the base model (4-bit QLoRA on CUDA, fp32 LoRA on CPU), saved to the registry.
+
+Progress goes to a callback as events (dicts): `start`, `step` (loss, learning rate, tokens/s,
+ETA), `eval` (validation loss) and `warning`. With a checkpoint folder, checkpoints are written
+every `eval_steps` and a cancelled or killed run resumes from the last one.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +12,12 @@ import logging
 import tempfile
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable
 
 from studio.clean import CleanConfig, CleanReport, clean_posts, split_posts
 from studio.config import TrainConfig
-from studio.dataset import build_examples, default_system_prompt, pad_batch
+from studio.dataset import build_examples, default_system_prompt, ensure_chat_template, pad_batch
 from studio.errors import InputError, ModelError, PersonaError
 from studio.ingest import Post
 from studio.models import cuda_available, load_model, load_tokenizer, resolve_base, use_4bit
@@ -19,8 +25,10 @@ from studio.registry import Persona, PersonaRegistry, slugify
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[int, int, "float | None"], None]
-"""progress(step, total_steps, latest_loss)"""
+Progress = Callable[[dict], None]
+MIN_POSTS = 5
+FEW_POSTS = 200
+GAP_WARNING = 0.5  # validation loss this far above the training loss: the persona is learning posts by heart
 
 
 @dataclass
@@ -34,31 +42,82 @@ class TrainResult:
 
     def to_json(self) -> dict:
         return {"persona": self.persona.slug, "steps": self.steps, "seconds": round(self.seconds, 2),
-                "final_loss": self.final_loss, "posts_used": self.posts_used}
+                "final_loss": self.final_loss, "posts_used": self.posts_used,
+                "best_eval_loss": self.persona.metrics.get("best_eval_loss")}
 
 
-def _progress_callback(progress: Progress | None, total: int):
+def _events_callback(emit: Progress, total: int, started: float):
     from transformers import TrainerCallback
 
-    class ProgressCallback(TrainerCallback):
-        # on_log runs after each step's loss is known (logging_steps=1); on_step_end runs before it.
-        def on_log(self, args, state, control, logs=None, **kwargs):
-            if logs and "loss" in logs and progress is not None:
-                progress(state.global_step, total, float(logs["loss"]))
+    class Events(TrainerCallback):
+        last_loss: float | None = None
 
-    return ProgressCallback()
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            logs = logs or {}
+            elapsed = time.perf_counter() - started
+            if "loss" in logs:
+                self.last_loss = float(logs["loss"])
+                done = max(state.global_step, 1)
+                emit({"event": "step", "step": state.global_step, "total": state.max_steps or total, "loss": self.last_loss,
+                      "lr": logs.get("learning_rate"), "epoch": round(state.epoch or 0, 3),
+                      "tokens_per_s": round(state.num_input_tokens_seen / elapsed, 1) if elapsed else None,
+                      "elapsed_s": round(elapsed, 1), "eta_s": round(elapsed / done * ((state.max_steps or total) - done), 1)})
+            if "eval_loss" in logs:
+                eval_loss = float(logs["eval_loss"])
+                emit({"event": "eval", "step": state.global_step, "eval_loss": eval_loss})
+                if self.last_loss is not None and eval_loss - self.last_loss > GAP_WARNING:
+                    emit({"event": "warning", "message": f"Validation loss ({eval_loss:.2f}) is well above the training loss "
+                          f"({self.last_loss:.2f}): the persona is starting to learn posts by heart. Fewer steps or more posts help."})
+
+    return Events()
 
 
 def _lora_model(model, config: TrainConfig, quantized: bool):
     from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
 
     if quantized:
-        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=config.gradient_checkpointing)
+    elif config.gradient_checkpointing:
+        model.gradient_checkpointing_enable()
+        model.enable_input_require_grads()
     lora = LoraConfig(
-        r=config.rank, lora_alpha=config.alpha, lora_dropout=config.dropout,
-        target_modules="all-linear", task_type="CAUSAL_LM",
+        r=config.rank, lora_alpha=config.alpha, lora_dropout=config.dropout, target_modules=config.targets(),
+        use_dora=config.method == "dora", task_type="CAUSAL_LM",
     )
-    return get_peft_model(model, lora)
+    try:
+        return get_peft_model(model, lora)
+    except ValueError as exc:
+        raise InputError(f"target_modules {config.target_modules!r} does not fit this base model ({exc}). Use 'all-linear'.") from exc
+
+
+def _optimizer(model, config: TrainConfig):
+    """LoRA+ (the B matrices learn `lora_plus_ratio` times faster) when asked; else the Trainer's AdamW."""
+    if not config.lora_plus_ratio:
+        return None
+    import torch
+    from peft.optimizers import create_loraplus_optimizer
+
+    return create_loraplus_optimizer(model, torch.optim.AdamW, lr=config.learning_rate,
+                                     loraplus_lr_ratio=config.lora_plus_ratio, weight_decay=config.weight_decay)
+
+
+def _training_args(config: TrainConfig, output_dir: Path, evaluate: bool, quantized: bool):
+    from transformers import TrainingArguments
+
+    save_steps = config.eval_steps or 20
+    return TrainingArguments(
+        output_dir=str(output_dir), max_steps=-1 if config.epochs else config.max_steps, num_train_epochs=config.epochs or 1,
+        learning_rate=config.learning_rate, lr_scheduler_type="constant_with_warmup" if config.scheduler == "constant" else config.scheduler,
+        warmup_steps=config.warmup_ratio, weight_decay=config.weight_decay,
+        per_device_train_batch_size=config.batch_size, per_device_eval_batch_size=config.batch_size * 2,
+        gradient_accumulation_steps=config.grad_accum, logging_steps=1, report_to="none", disable_tqdm=True,
+        seed=config.seed, use_cpu=not cuda_available(), bf16=quantized, train_sampling_strategy="group_by_length",
+        label_names=["labels"], dataloader_num_workers=0, remove_unused_columns=False,
+        include_num_input_tokens_seen="non_padding",
+        eval_strategy="steps" if evaluate else "no", eval_steps=config.eval_steps or None,
+        save_strategy="steps", save_steps=save_steps, save_total_limit=2, save_only_model=False,
+        load_best_model_at_end=evaluate, metric_for_best_model="eval_loss", greater_is_better=False,
+    )
 
 
 def train_persona(
@@ -71,67 +130,85 @@ def train_persona(
     overwrite: bool = False,
     clean: CleanConfig | None = None,
     report: CleanReport | None = None,
+    checkpoint_dir: Path | None = None,
+    resume: bool = False,
 ) -> TrainResult:
     """Clean the posts (unless `report` says they already are), train a LoRA adapter on the train
-    split and save the persona, with both splits and the report, atomically in the registry."""
+    split, evaluate on the validation split, and save the persona atomically in the registry."""
     import torch
-    from transformers import PrinterCallback, Trainer, TrainingArguments
+    from transformers import EarlyStoppingCallback, PrinterCallback, Trainer
 
     config = config or TrainConfig()
     clean = clean or CleanConfig()
     registry = registry or PersonaRegistry()
+    emit = progress or (lambda event: None)
     slug = slugify(name)
     if registry.exists(slug) and not overwrite:
         raise PersonaError(f"A persona named {slug!r} already exists. Choose another name, or overwrite it (--overwrite).")
     if report is None:
         posts, report = clean_posts(posts, clean)
-    elif not posts:
-        raise InputError("No posts selected for training: tick at least a few posts in the Data tab.")
+    if len(posts) < MIN_POSTS:
+        raise InputError(f"Only {len(posts)} posts to train on; at least {MIN_POSTS} are needed (a few hundred for a good persona).")
+    if len(posts) < FEW_POSTS:
+        emit({"event": "warning", "message": f"Only {len(posts)} posts: expect a weak persona that repeats them. A few hundred or more work better."})
     train_posts, validation_posts = split_posts(posts, clean)
     report.split = {"train": len(train_posts), "validation": len(validation_posts), "how": clean.validation}
     system_prompt = (system_prompt or "").strip() or default_system_prompt(name.strip())
 
     ref = resolve_base(config.base_model)
+    quantized = use_4bit(config.method)
     tokenizer = load_tokenizer(ref)
+    if ensure_chat_template(tokenizer):
+        emit({"event": "warning", "message": "The base model has no chat template: a plain 'Role: text' template is used."})
     examples = build_examples(train_posts, tokenizer, system_prompt, config.max_length, config.seed)
-    quantized = use_4bit(config.quantize)
+    eval_examples = build_examples(validation_posts, tokenizer, system_prompt, config.max_length, config.seed + 1) if validation_posts else []
+    evaluate = bool(eval_examples) and config.eval_steps > 0
     torch.manual_seed(config.seed)
-    model = _lora_model(load_model(ref, config.quantize), config, quantized)
-    callback = _progress_callback(progress, config.max_steps)
+    try:
+        model = _lora_model(load_model(ref, four_bit=quantized), config, quantized)
+    except torch.OutOfMemoryError as exc:
+        raise ModelError("Out of memory loading the base model: choose a smaller base model, or QLoRA on a GPU.") from exc
     started = time.perf_counter()
+    callbacks = [_events_callback(emit, config.max_steps, started)]
+    if evaluate and config.patience:
+        callbacks.append(EarlyStoppingCallback(early_stopping_patience=config.patience))
     with tempfile.TemporaryDirectory(prefix="studio-train-") as scratch:
-        args = TrainingArguments(
-            output_dir=scratch, max_steps=config.max_steps, learning_rate=config.learning_rate,
-            per_device_train_batch_size=config.batch_size, lr_scheduler_type="linear",
-            warmup_steps=min(10, config.max_steps // 10), logging_steps=1, save_strategy="no",
-            report_to="none", disable_tqdm=True, seed=config.seed, use_cpu=not cuda_available(),
-            bf16=quantized, train_sampling_strategy="group_by_length", label_names=["labels"],
-            dataloader_num_workers=0, remove_unused_columns=False,
-        )
+        output_dir = Path(checkpoint_dir) if checkpoint_dir else Path(scratch)
         trainer = Trainer(
-            model=model, args=args, train_dataset=examples, callbacks=[callback],
+            model=model, args=_training_args(config, output_dir, evaluate, quantized), train_dataset=examples,
+            eval_dataset=eval_examples or None, callbacks=callbacks, optimizers=(_optimizer(model, config), None),
             data_collator=lambda batch: pad_batch(batch, tokenizer.pad_token_id),
         )
         trainer.remove_callback(PrinterCallback)  # progress goes to `progress`, not print()
-        if progress is not None:
-            progress(0, config.max_steps, None)  # loading is done: show the bar before the first (slowest) step
+        emit({"event": "start", "total": trainer.args.max_steps if trainer.args.max_steps > 0 else None,
+              "train_posts": len(train_posts), "validation_posts": len(validation_posts),
+              "method": "qlora-nf4" if quantized else ("dora" if config.method == "dora" else "lora-fp32"),
+              "device": "cuda" if cuda_available() else "cpu"})
+        resume_from = bool(resume and checkpoint_dir and list(Path(checkpoint_dir).glob("checkpoint-*")))
         try:
-            trainer.train()
+            trainer.train(resume_from_checkpoint=True if resume_from else None)
         except torch.OutOfMemoryError as exc:
             raise ModelError("Out of memory while training: lower batch_size or max_length, or use a smaller base model.") from exc
     seconds = time.perf_counter() - started
-    losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
+    history = trainer.state.log_history
+    losses = [entry["loss"] for entry in history if "loss" in entry]
+    evals = [(entry["step"], entry["eval_loss"]) for entry in history if "eval_loss" in entry]
     final_loss = round(sum(losses[-5:]) / len(losses[-5:]), 4) if losses else None
     if final_loss is not None and final_loss != final_loss:  # NaN
         raise InputError("Training diverged (loss is NaN). Lower the learning rate and train again.")
+    best = min(evals, key=lambda e: e[1]) if evals else None
 
     persona = Persona(
         name=name.strip(), slug=slug, base_model=ref.to_json(), system_prompt=system_prompt,
         data={**report.to_dict(), "examples_trained": len(examples)},
         train=config.to_dict(),
         metrics={
-            "final_loss": final_loss, "loss_history": [round(x, 4) for x in losses], "steps": trainer.state.global_step,
-            "seconds": round(seconds, 2), "method": "qlora-nf4" if quantized else "lora-fp32",
+            "final_loss": final_loss, "loss_history": [round(x, 4) for x in losses],
+            "eval_history": [[step, round(loss, 4)] for step, loss in evals],
+            "best_eval_loss": round(best[1], 4) if best else None, "best_step": best[0] if best else None,
+            "stopped_early": bool(evals) and trainer.state.global_step < trainer.state.max_steps,
+            "steps": trainer.state.global_step, "seconds": round(seconds, 2),
+            "method": "qlora-nf4" if quantized else ("dora" if config.method == "dora" else "lora-fp32"),
             "device": "cuda" if cuda_available() else "cpu",
         },
     )

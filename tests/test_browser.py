@@ -82,7 +82,7 @@ def test_upload_train_chat_in_both_panes(app_url, tmp_path, posts_file):
         expect(page.locator("#data-steps")).to_be_visible()
 
         train_in_browser(page, "Browser Bot", steps=4)
-        expect(page.locator("#train-result")).to_contain_text("Saved persona Browser Bot (browser-bot): 4 steps")
+        expect(page.locator("#train-result")).to_contain_text("done, step 4/4")
 
         page.get_by_role("tab", name="3. Chat").click()
         page.click("#chat-target-1 input")
@@ -153,3 +153,38 @@ def test_x_archive_funnel_untick_and_train(app_url, tmp_path):
     persona = PersonaRegistry(tmp_path / "personas").get("andre")
     assert persona.data["removed"]["retweets"] == 643 and persona.data["removed"]["unticked"] == 1
     assert persona.data["kept"] == kept - 1 == persona.data["split"]["train"] + persona.data["split"]["validation"]
+
+
+def test_live_loss_plot_and_cancel(app_url, tmp_path, posts_file):
+    """A long run: the status and the loss plot move while it trains, Cancel stops it, nothing is saved."""
+    import re
+
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"])
+        page = browser.new_page(viewport={"width": 1400, "height": 1600})
+        page.goto(app_url)
+        page.set_input_files("#data-files input[type=file]", str(posts_file))
+        page.click("#data-load")
+        expect(page.locator("#data-summary")).to_contain_text("posts loaded", timeout=30_000)
+        page.get_by_role("tab", name="2. Train").click()
+        page.fill("#train-name textarea", "long run")
+        page.fill("#train-steps input[type=number]", "2000")
+        page.keyboard.press("Tab")
+        page.click("#train-button")
+        status = page.locator("#train-result")
+        expect(status).to_contain_text(re.compile(r"running, step \d+/2000"), timeout=120_000)
+        first = int(re.search(r"step (\d+)/", status.inner_text()).group(1))
+        expect(page.locator("#train-loss canvas, #train-loss svg").first).to_be_visible(timeout=30_000)
+        page.wait_for_timeout(4000)
+        second = int(re.search(r"step (\d+)/", status.inner_text()).group(1))
+        assert second > first, "the status must move while training"
+        artifacts = ROOT / "artifacts"
+        artifacts.mkdir(exist_ok=True)
+        page.screenshot(path=str(artifacts / "browser-train-live.png"), full_page=False)
+        page.click("#train-cancel")
+        expect(status).to_contain_text("cancelled", timeout=30_000)
+        expect(page.locator("#train-runs")).to_contain_text("cancelled")
+        browser.close()
+    assert not (tmp_path / "personas" / "long-run").exists()

@@ -87,4 +87,5 @@ def test_bad_input_clear_message_nothing_written(tmp_path, posts_file, args, mes
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1].startswith("error: ") and message in result.stderr
     assert not (tmp_path / "o.jsonl").exists()
-    assert not registry.exists() or not [p for p in registry.iterdir() if not p.name.startswith(".lock")]
+    assert not registry.exists() or not [p for p in registry.iterdir() if not p.name.startswith(".")]
+    assert not (registry / ".jobs").exists() or not list((registry / ".jobs").glob("*/request.json"))

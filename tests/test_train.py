@@ -17,11 +17,10 @@ from tests.conftest import POSTS
 @pytest.fixture(scope="module")
 def trained(tiny_model_dir, tmp_path_factory):
     registry = PersonaRegistry(tmp_path_factory.mktemp("personas"))
-    steps = []
+    events = []
     config = TrainConfig(base_model=str(tiny_model_dir), max_steps=30, learning_rate=5e-3, batch_size=4, seed=0)
-    result = train_persona([Post(p) for p in POSTS * 2], "Tiny Tester", config, registry=registry,
-                           progress=lambda step, total, loss: steps.append((step, total, loss)))
-    return result, registry, steps
+    result = train_persona([Post(p) for p in POSTS * 2], "Tiny Tester", config, registry=registry, progress=events.append)
+    return result, registry, events
 
 
 def test_adapter_weights_changed_and_base_untouched(trained, tiny_model_dir):
@@ -36,10 +35,14 @@ def test_adapter_weights_changed_and_base_untouched(trained, tiny_model_dir):
 
 
 def test_loss_goes_down_and_progress_reported(trained):
-    result, _, steps = trained
+    result, _, events = trained
     history = result.persona.metrics["loss_history"]
     assert len(history) == 30 and sum(history[-5:]) / 5 < sum(history[:5]) / 5
-    assert [s for s, _, _ in steps] == list(range(0, 31)) and all(total == 30 for _, total, _ in steps)
+    steps = [e for e in events if e["event"] == "step"]
+    assert [e["step"] for e in steps] == list(range(1, 31)) and all(e["total"] == 30 for e in steps)
+    assert all(e["tokens_per_s"] > 0 and e["eta_s"] >= 0 and e["lr"] is not None for e in steps)
+    assert events[0] == {"event": "warning", "message": events[0]["message"]} and "Only 8 posts" in events[0]["message"]
+    assert [e for e in events if e["event"] == "start"][0]["train_posts"] == 8
 
 
 def test_persona_saved_complete(trained):
@@ -50,7 +53,7 @@ def test_persona_saved_complete(trained):
     manifest = json.loads((folder / "persona.json").read_text())
     assert manifest["schema_version"] == 1 and manifest["name"] == "Tiny Tester"
     assert manifest["data"]["loaded"] == 16 and manifest["data"]["kept"] == 8 and manifest["data"]["removed"]["duplicates"] == 8
-    assert manifest["train"]["max_steps"] == 30 and manifest["train"]["rank"] == 8
+    assert manifest["train"]["max_steps"] == 30 and manifest["train"]["rank"] == 8 and manifest["train"]["alpha"] == 16
     assert manifest["metrics"]["final_loss"] == result.final_loss and manifest["metrics"]["method"] == "lora-fp32"
     assert manifest["system_prompt"].startswith("You are Tiny Tester.")
     assert manifest["created_at"] and manifest["base_model"]["id"]
@@ -86,11 +89,14 @@ def test_bad_requests_write_nothing(trained, tiny_model_dir):
         train_persona([Post("x")], "../evil", config, registry=registry)
     with pytest.raises(InputError, match="No posts left"):
         train_persona([Post("  ")], "empty", config, registry=registry)
+    with pytest.raises(InputError, match="at least 5 are needed"):
+        train_persona([Post("one two three"), Post("four five six")], "few", config, registry=registry)
     assert [p.slug for p in registry.list()] == ["tiny-tester"]
 
 
 @pytest.mark.parametrize("field, value, message", [("max_steps", 0, "max_steps"), ("learning_rate", 5, "learning_rate"),
-                                                    ("rank", 0, "rank"), ("quantize", "8bit", "quantize"),
+                                                    ("rank", 0, "rank"), ("method", "8bit", "method"),
+                                                    ("eval_steps", -1, "eval_steps"), ("rank", "x", "rank must be a number"),
                                                     ("base_model", " ", "base_model")])
 def test_config_validation(field, value, message):
     with pytest.raises(ConfigError, match=message):
@@ -99,6 +105,6 @@ def test_config_validation(field, value, message):
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU refusal of 4-bit")
 def test_qlora_without_cuda_is_refused(tiny_model_dir, tmp_path):
-    config = TrainConfig(base_model=str(tiny_model_dir), max_steps=1, quantize="4bit")
+    config = TrainConfig(base_model=str(tiny_model_dir), max_steps=1, method="qlora")
     with pytest.raises(ConfigError, match="needs a CUDA GPU"):
-        train_persona([Post("hello there, friend")], "q", config, registry=PersonaRegistry(tmp_path))
+        train_persona([Post(p) for p in POSTS], "q", config, registry=PersonaRegistry(tmp_path))

@@ -83,6 +83,15 @@ class CleanReport:
         data["removed"] = self.removed
         return data
 
+    @classmethod
+    def from_dict(cls, data: dict) -> "CleanReport":
+        """The inverse of to_dict (a job reads the report its request was saved with)."""
+        steps = {name: StepReport(**step) for name, step in data.get("steps", {}).items()}
+        fields = {k: v for k, v in data.items() if k in ("loaded", "kept", "privacy", "stats", "split", "config")}
+        report = cls(**fields)
+        report.steps.update(steps)
+        return report
+
 
 def _clean_one(post: Post, c: CleanConfig, names, report: CleanReport) -> str | None:
     """The cleaned text of one post, or None when a step removes it (the report says which)."""

@@ -1,65 +1,161 @@
-"""Train tab: name, base model and a few settings; a progress bar while the adapter trains."""
+"""Train tab: settings, a background training job, and its live progress, loss plot, cancel and resume.
+
+The job runs in its own process (studio.jobs); this tab only starts it and polls its progress file,
+so reloading the page or opening a second browser shows the same run.
+"""
 
 from __future__ import annotations
 
 import gradio as gr
+import pandas as pd
 
+from studio import jobs
 from studio.config import TrainConfig, default_base
-from studio.errors import InputError
+from studio.errors import InputError, PersonaError
 from studio.models import cuda_available
-from studio.registry import PersonaRegistry, slugify
-from studio.train import train_persona
+from studio.registry import slugify
 from studio.ui.common import user_errors
 from studio.ui.data_tab import selected
+
+POLL_SECONDS = 1.0
 
 
 def device_note() -> str:
     if cuda_available():
-        return "CUDA GPU found: training uses **4-bit QLoRA** (bitsandbytes NF4, bf16 compute)."
-    return ("No CUDA GPU: training uses **plain LoRA in fp32 on the CPU** "
-            "(4-bit QLoRA needs a CUDA GPU; on a CPU it saves no memory and stops learning).")
+        return "CUDA GPU found: method 'auto' trains **4-bit QLoRA** (bitsandbytes NF4, bf16 compute)."
+    return ("No CUDA GPU: training uses **plain LoRA in fp32 on the CPU**. QLoRA is off: 4-bit needs a CUDA GPU "
+            "(on a CPU it saves no memory and stops learning).")
 
 
 @user_errors
-def run_training(posts: list[dict], report, clean, table, name: str, base: str, steps: float, lr: float, rank: float,
-                 system: str, overwrite: bool, progress=gr.Progress()):
+def start(posts: list[dict], report, clean, table, name: str, base: str, steps: float, lr: float, rank: float,
+          system: str, overwrite: bool, method: str, epochs: float, eval_steps: float, patience: float):
     if not posts:
         raise InputError("No posts loaded: go to the Data tab, upload posts and press 'Load and clean posts' first.")
     slugify(name)
-    config = TrainConfig(base_model=base or default_base(), max_steps=int(steps), learning_rate=float(lr),
-                         rank=int(rank), alpha=2 * int(rank))
-    progress(0, desc="Loading the base model (the bundled one is converted on first use, ~30 s)")
-
-    def on_step(step: int, total: int, loss: float | None):
-        progress((step, total), desc=f"step {step}/{total}" + (f", loss {loss:.3f}" if loss is not None else ""))
-
+    config = TrainConfig(base_model=base or default_base(), method=method, max_steps=steps, learning_rate=lr, rank=rank,
+                         epochs=epochs, eval_steps=eval_steps, patience=patience)
     chosen, report = selected(posts, report, table)
-    result = train_persona(chosen, name, config, system_prompt=system, registry=PersonaRegistry(), progress=on_step,
-                           overwrite=overwrite, clean=clean, report=report)
-    p = result.persona
-    return (f"Saved persona **{p.name}** (`{p.slug}`): {result.steps} steps in {result.seconds:.1f} s, "
-            f"final loss {result.final_loss}, {result.posts_used} training posts "
-            f"({report.split.get('validation', 0)} held out). Open the Chat tab to talk to it."), p.slug
+    if not chosen:
+        raise InputError("Every post is unticked: tick the posts to train on in the Data tab.")
+    job = jobs.launch(jobs.create_job(chosen, name, config, clean, report, system_prompt=system, overwrite=overwrite))
+    gr.Info(f"Training {job.slug!r} started in the background.")
+    return job.slug
+
+
+def _shown(slug: str | None) -> jobs.Job | None:
+    """The job this tab shows: the one it started, else the active one, else the newest."""
+    all_jobs = jobs.list_jobs()
+    by_slug = {j.slug: j for j in all_jobs}
+    if slug in by_slug:
+        return by_slug[slug]
+    active = [j for j in all_jobs if j.status()["status"] in jobs.ACTIVE]
+    return (active or all_jobs or [None])[-1]
+
+
+def _progress_html(done: int, total: int | None, label: str) -> str:
+    total = total or max(done, 1)
+    return (f"<div id='train-progress'><progress value='{done}' max='{total}' style='width:100%;height:18px'></progress>"
+            f"<div>{label}</div></div>")
+
+
+def _curve(steps: list[dict], evals: list[dict]):
+    """Loss points for the plot. No points: leave the plot as it is, because a plot first given an empty
+    frame (or None) never draws its lines afterwards (seen with gradio 6.31)."""
+    rows = ([{"step": e["step"], "loss": round(e["loss"], 3), "series": "training"} for e in steps]
+            + [{"step": e["step"], "loss": round(e["eval_loss"], 3), "series": "validation"} for e in evals])
+    return pd.DataFrame(rows, columns=["step", "loss", "series"]) if rows else gr.skip()
+
+
+def render(slug: str | None):
+    """Status line, progress bar, loss curve and the job list, from the progress files."""
+    job = _shown(slug)
+    if job is None:
+        return "No training yet.", "", _curve([], []), None, None
+    status, events = job.status(), job.events()
+    steps = [e for e in events if e["event"] == "step"]
+    evals = [e for e in events if e["event"] == "eval"]
+    warnings = [e["message"] for e in events if e["event"] == "warning"]
+    last = steps[-1] if steps else None
+    state = status["status"]
+    line = f"**{job.request()['name']}** (`{job.slug}`): {state}"
+    if last:
+        line += (f", step {last['step']}/{last['total']}, loss {last['loss']:.3f}, {last['tokens_per_s']:.0f} tokens/s, "
+                 f"ETA {last['eta_s']:.0f} s")
+    if evals:
+        line += f", validation loss {evals[-1]['eval_loss']:.3f}"
+    if state == "done":
+        done = [e for e in events if e["event"] == "done"][-1]
+        line += f". Saved persona `{done['persona']}` in {done['seconds']:.0f} s: open the Chat tab."
+    elif state in ("failed", "interrupted", "cancelled"):
+        line += f". {status.get('message', '')}" + (" Press Resume to go on from the last checkpoint." if job.resumable() else "")
+    elif state == "queued":
+        line += ": waiting for the training before it to finish."
+    if warnings:
+        line += "\n\n" + "\n".join(f"- ⚠ {w}" for w in warnings[-2:])
+    bar = _progress_html(last["step"] if last else 0, last["total"] if last else None, state)
+    curve = _curve(steps, evals)
+    table = pd.DataFrame([[j.request()["name"], j.slug, j.status()["status"], max([e["step"] for e in j.events() if e["event"] == "step"], default=0)]
+                          for j in reversed(jobs.list_jobs())], columns=["name", "slug", "status", "step"])
+    finished = job.slug + ":" + str(status.get("time")) if state == "done" else None
+    return line, bar, curve, table, finished
+
+
+@user_errors
+def cancel(slug: str | None):
+    job = _shown(slug)
+    if job is None:
+        raise PersonaError("There is no training to cancel.")
+    jobs.cancel(job)
+    gr.Info(f"Cancelled {job.slug!r}; the registry is unchanged.")
+
+
+@user_errors
+def resume(slug: str | None):
+    job = _shown(slug)
+    if job is None or not job.resumable():
+        raise PersonaError("Nothing to resume: only a cancelled, failed or interrupted run with a checkpoint can go on.")
+    jobs.launch(job, resume=True)
+    return job.slug
 
 
 def build(posts: gr.State, report: gr.State, clean: gr.State, table: gr.Dataframe) -> gr.State:
-    """Returns a State that holds the slug of the last trained persona (the Chat tab refreshes on it)."""
+    """Returns a State that changes when a persona is saved (the Chat tab refreshes on it)."""
     gr.Markdown(device_note(), elem_id="train-device")
     help_ = TrainConfig.help()
     with gr.Row():
         name = gr.Textbox(label="Persona name", placeholder="e.g. koume", elem_id="train-name")
         base = gr.Textbox(label="Base model", value=default_base(), info=help_["base_model"], elem_id="train-base")
     with gr.Row():
-        steps = gr.Slider(1, 1000, value=TrainConfig.max_steps, step=1, label="Training steps", info=help_["max_steps"],
+        steps = gr.Slider(1, 2000, value=TrainConfig.max_steps, step=1, label="Training steps", info=help_["max_steps"],
                           elem_id="train-steps")
         lr = gr.Number(value=TrainConfig.learning_rate, label="Learning rate", info=help_["learning_rate"], minimum=1e-6, maximum=0.1)
         rank = gr.Dropdown([4, 8, 16, 32, 64], value=TrainConfig.rank, label="LoRA rank", info=help_["rank"])
+    with gr.Accordion("More settings", open=False):
+        with gr.Row():
+            methods = ["auto", "lora", "dora"] + (["qlora"] if cuda_available() else [])
+            method = gr.Dropdown(methods, value="auto", label="Method",
+                                 info=help_["method"] + ("" if cuda_available() else " QLoRA is disabled: no CUDA GPU."))
+            epochs = gr.Number(value=0, label="Epochs", info=help_["epochs"], minimum=0, maximum=100)
+            eval_steps = gr.Number(value=TrainConfig.eval_steps, label="Validate every N steps", info=help_["eval_steps"], minimum=0)
+            patience = gr.Number(value=TrainConfig.patience, label="Early-stopping patience", info=help_["patience"], minimum=0)
     system = gr.Textbox(label="System prompt (optional)", lines=2,
                         placeholder="Default: 'You are NAME. Reply as NAME would post: same voice, style and language.'")
     overwrite = gr.Checkbox(label="Replace an existing persona of this name", value=False)
-    button = gr.Button("Train persona", variant="primary", elem_id="train-button")
-    result = gr.Markdown(elem_id="train-result", min_height=90, container=True)  # room for the progress bar
-    trained = gr.State(None)
-    button.click(run_training, [posts, report, clean, table, name, base, steps, lr, rank, system, overwrite], [result, trained],
-                 concurrency_limit=1, concurrency_id="train", show_progress="full")
+    with gr.Row():
+        start_button = gr.Button("Train persona", variant="primary", elem_id="train-button", scale=3)
+        cancel_button = gr.Button("Cancel", variant="stop", elem_id="train-cancel", scale=1)
+        resume_button = gr.Button("Resume", elem_id="train-resume", scale=1)
+    status = gr.Markdown(elem_id="train-result", min_height=60, container=True)
+    bar = gr.HTML(elem_id="train-bar")
+    curve = gr.LinePlot(x="step", y="loss", color="series", label="Loss", height=260, elem_id="train-loss")
+    runs = gr.Dataframe(headers=["name", "slug", "status", "step"], label="Runs (one trains at a time; the others wait)",
+                        interactive=False, elem_id="train-runs")
+    shown, trained = gr.State(None), gr.State(None)
+    start_button.click(start, [posts, report, clean, table, name, base, steps, lr, rank, system, overwrite, method, epochs,
+                               eval_steps, patience], shown)
+    cancel_button.click(cancel, shown, None)
+    resume_button.click(resume, shown, shown)
+    timer = gr.Timer(POLL_SECONDS)
+    timer.tick(render, shown, [status, bar, curve, runs, trained], show_progress="hidden")
     return trained

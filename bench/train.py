@@ -1,0 +1,277 @@
+"""Training speed, memory and one-epoch quality on the bundled SmolLM2-135M-Instruct (fp32, CPU):
+the studio's trainer against the seed recipe, both run by this script, each recipe in its own process.
+
+    python bench/train.py [--steps 8] [--epoch-posts 120] [--val-posts 40] [--fixtures koume andre]
+
+studio trainer: `studio.train.train_persona` with `TrainConfig` defaults except max_steps, on the posts of
+    `load_file` (the studio cleans and splits them itself): LoRA on all linear layers, length-grouped
+    batches padded to their own longest example (cut at max_length), loss on the post's tokens only.
+seed recipe: the same cleaned train split, system prompt and user turns (studio.dataset's chat format),
+    every example padded to the longest example of the whole set (tokenizer padding=True, no truncation),
+    labels = input_ids with padding masked to -100 (loss on system + user + post; `--seed-labels assistant`
+    masks all but the post), HF `Trainer` with its random sampler, LoRA r=16 alpha=32 dropout 0.05 on
+    q_proj/v_proj, batch 4, fp32; learning rate and linear schedule as the studio's, so only the recipe differs.
+
+1. posts/s = steps x batch / seconds over `--steps` optimizer steps after one warm-up step (timed from the
+   end of optimizer step 1 to the end of step 1+steps: data, forward, backward, optimizer, Trainer overhead),
+   and the share of padding tokens (and of prompt tokens: system + user turn) in those batches.
+2. achieved FLOP/s = 4 x parameters (LoRA included; tied embedding counted once) x tokens / seconds,
+   counting padded tokens, and "useful" counting real tokens only; beside the fp32 matmul peak of this
+   machine (2048x2048 torch.matmul, torch's default threads).
+3. peak resident memory (VmHWM) of each recipe's process: import, load, tokenise, train `--steps`+1 steps.
+4. validation loss after one epoch on a seeded subset of the first fixture: `--epoch-posts` posts for training
+   (ceil(n / batch) steps), `--val-posts` other posts held out, the same for both recipes; the loss is the mean
+   cross-entropy over the post's tokens (assistant turn, with its end marker) of each held-out example, run
+   one at a time, so padding has no influence; the base model without training is the baseline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+FIXTURES = {"koume": ROOT.parent / "shared" / "fixtures" / "koume-dayuu-tweets.csv",
+            "andre": ROOT.parent / "shared" / "fixtures" / "x-archive-andreruffert.zip"}
+NAME = "bench"  # persona name: the system prompt is studio.dataset.default_system_prompt(NAME) in both recipes
+BATCH = 4
+
+
+def peak_rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def matmul_peak(n: int = 2048, repeats: int = 10) -> float:
+    import torch
+
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    torch.matmul(a, b)
+    start = time.perf_counter()
+    for _ in range(repeats):
+        torch.matmul(a, b)
+    return 2 * n ** 3 * repeats / (time.perf_counter() - start)
+
+
+class Recorder:
+    """Times every optimizer step (a global torch hook) and records the batches the Trainer trains on."""
+
+    def __init__(self):
+        from torch.optim.optimizer import register_optimizer_step_post_hook
+        from transformers import Trainer
+
+        self.step_ends, self.batches, self.first_start = [], [], None
+        register_optimizer_step_post_hook(lambda *_: self.step_ends.append(time.perf_counter()))
+        original = Trainer.training_step
+
+        def training_step(trainer, model, inputs, *args, **kwargs):
+            ids, mask, labels = inputs["input_ids"], inputs.get("attention_mask"), inputs["labels"]
+            self.first_start = self.first_start or time.perf_counter()
+            real = int(mask.sum()) if mask is not None else ids.numel()
+            self.batches.append((ids.numel(), real, int((labels != -100).sum())))
+            return original(trainer, model, inputs, *args, **kwargs)
+
+        Trainer.training_step = training_step
+
+    def summary(self, skip: int, steps: int) -> dict:
+        timed = self.batches[skip:skip + steps]
+        start = self.step_ends[skip - 1] if skip else self.first_start
+        return {"seconds": self.step_ends[skip + steps - 1] - start,
+                "steps": len(timed), "tokens": sum(b[0] for b in timed), "real": sum(b[1] for b in timed),
+                "labelled": sum(b[2] for b in timed), "widest": max(b[0] for b in timed) // BATCH}
+
+
+def cleaned_split(fixture: str):
+    from studio.clean import CleanConfig, clean_posts, split_posts
+    from studio.ingest import load_file
+
+    posts, report = clean_posts(load_file(FIXTURES[fixture]), CleanConfig())
+    return posts, report, *split_posts(posts, CleanConfig())
+
+
+def epoch_subset(fixture: str, n_train: int, n_val: int):
+    posts, report, _, _ = cleaned_split(fixture)
+    chosen = random.Random(0).sample(posts, min(len(posts), n_train + n_val))
+    return chosen[:n_train], chosen[n_train:], report
+
+
+def run_studio(fixture: str, mode: str, args) -> tuple:
+    from studio.clean import CleanConfig
+    from studio.config import TrainConfig
+    from studio.ingest import load_file
+    from studio.registry import PersonaRegistry
+    from studio.train import train_persona
+
+    registry = PersonaRegistry(Path(tempfile.mkdtemp(prefix="bench-train-")))
+    if mode == "speed":
+        result = train_persona(load_file(FIXTURES[fixture]), NAME, TrainConfig(max_steps=1 + args.steps), registry=registry)
+        return result.model, None
+    train, val, report = epoch_subset(fixture, args.epoch_posts, args.val_posts)
+    config = TrainConfig(max_steps=math.ceil(len(train) / BATCH))
+    result = train_persona(train, NAME, config, registry=registry, clean=CleanConfig(validation_fraction=0), report=report)
+    return result.model, val
+
+
+def run_seed(fixture: str, mode: str, args) -> tuple:
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM, Trainer, TrainingArguments, default_data_collator
+
+    from studio.config import TrainConfig
+    from studio.dataset import build_examples, default_system_prompt
+    from studio.models import load_tokenizer, resolve_base
+
+    if mode == "speed":
+        _, _, train, val = cleaned_split(fixture)
+        steps = 1 + args.steps
+    else:
+        train, val, _ = epoch_subset(fixture, args.epoch_posts, args.val_posts)
+        steps = math.ceil(len(train) / BATCH)
+    ref = resolve_base("bundled")
+    tokenizer = load_tokenizer(ref)
+    examples = build_examples(train, tokenizer, default_system_prompt(NAME), 10 ** 6, seed=0)  # no truncation
+    width = max(len(e["input_ids"]) for e in examples)  # padding=True over the whole data set
+    rows = []
+    for e in examples:
+        pad = width - len(e["input_ids"])
+        labels = e["input_ids"] if args.seed_labels == "all" else e["labels"]
+        rows.append({"input_ids": torch.tensor(e["input_ids"] + [tokenizer.pad_token_id] * pad),
+                     "attention_mask": torch.tensor([1] * len(e["input_ids"]) + [0] * pad),
+                     "labels": torch.tensor(labels + [-100] * pad)})
+    torch.manual_seed(0)
+    model = AutoModelForCausalLM.from_pretrained(ref.path, dtype=torch.float32)
+    model = get_peft_model(model, LoraConfig(r=16, lora_alpha=32, lora_dropout=0.05, target_modules=["q_proj", "v_proj"],
+                                             task_type="CAUSAL_LM"))
+    studio = TrainConfig()
+    with tempfile.TemporaryDirectory(prefix="bench-seed-") as scratch:
+        targs = TrainingArguments(output_dir=scratch, max_steps=steps, per_device_train_batch_size=BATCH,
+                                  learning_rate=studio.learning_rate, lr_scheduler_type="linear", logging_steps=1,
+                                  save_strategy="no", report_to="none", disable_tqdm=True, seed=0, use_cpu=True,
+                                  remove_unused_columns=False, dataloader_num_workers=0)
+        Trainer(model=model, args=targs, train_dataset=rows, data_collator=default_data_collator).train()
+    return model, val
+
+
+def validation_loss(model, posts) -> float:
+    """Mean cross-entropy over the post tokens of each held-out example, one example at a time (no padding)."""
+    import torch
+
+    from studio.dataset import build_examples, default_system_prompt
+    from studio.models import load_tokenizer, resolve_base
+
+    tokenizer = load_tokenizer(resolve_base("bundled"))
+    examples = build_examples(posts, tokenizer, default_system_prompt(NAME), 10 ** 6, seed=1)
+    model.eval()
+    total, count = 0.0, 0
+    with torch.no_grad():
+        for e in examples:
+            logits = model(input_ids=torch.tensor([e["input_ids"]])).logits[0, :-1]
+            labels = torch.tensor(e["labels"][1:])
+            total += float(torch.nn.functional.cross_entropy(logits, labels, ignore_index=-100, reduction="sum"))
+            count += int((labels != -100).sum())
+    return total / count
+
+
+def base_validation_loss(fixture: str, args) -> float:
+    import torch
+    from transformers import AutoModelForCausalLM
+    from transformers.utils.logging import disable_progress_bar
+
+    from studio.models import resolve_base
+
+    disable_progress_bar()
+    _, val, _ = epoch_subset(fixture, args.epoch_posts, args.val_posts)
+    return validation_loss(AutoModelForCausalLM.from_pretrained(resolve_base("bundled").path, dtype=torch.float32), val)
+
+
+def child(recipe: str, fixture: str, mode: str, args) -> None:
+    """One recipe in its own process, so that its peak memory is its own; prints one JSON line."""
+    recorder = Recorder()
+    model, val = (run_studio if recipe == "studio" else run_seed)(fixture, mode, args)
+    out = {"peak_mb": peak_rss_mb(), "params": sum(p.numel() for p in model.parameters())}
+    if mode == "speed":
+        out.update(recorder.summary(1, args.steps))
+    else:
+        out.update(recorder.summary(0, len(recorder.batches)), val_loss=validation_loss(model, val))
+    print(json.dumps(out))
+
+
+def spawn(recipe: str, fixture: str, mode: str, args) -> dict | None:
+    command = [sys.executable, __file__, "--child", recipe, fixture, mode, "--steps", str(args.steps),
+               "--epoch-posts", str(args.epoch_posts), "--val-posts", str(args.val_posts), "--seed-labels", args.seed_labels]
+    env = {**os.environ, "PERSONAS_DIR": tempfile.mkdtemp(prefix="bench-personas-"), "TRANSFORMERS_VERBOSITY": "error"}
+    out = subprocess.run(command, capture_output=True, text=True, env=env)
+    if out.returncode != 0:
+        print(f"  {recipe} {fixture} {mode}: failed\n{out.stderr[-3000:]}")
+        return None
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def describe(label: str, r: dict, peak: float) -> str:
+    flops = 4 * r["params"] * r["tokens"] / r["seconds"]
+    useful = 4 * r["params"] * r["real"] / r["seconds"]
+    return (f"  {label:<13} {r['steps']} steps in {r['seconds']:6.1f} s = {r['steps'] * BATCH / r['seconds']:5.2f} posts/s | "
+            f"{r['tokens']:>5} tokens, padding {1 - r['real'] / r['tokens']:5.1%}, prompt {(r['real'] - r['labelled']) / r['tokens']:5.1%}, "
+            f"widest {r['widest']} | {flops / 1e9:5.1f} GFLOP/s ({flops / peak:5.1%} of peak), useful {useful / 1e9:5.1f} "
+            f"({useful / peak:5.1%}) | peak RSS {r['peak_mb'] / 1024:4.2f} GB, {r['params'] / 1e6:.1f} M params")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--steps", type=int, default=8, help="timed optimizer steps per recipe and fixture (after 1 warm-up step)")
+    parser.add_argument("--fixtures", nargs="+", default=list(FIXTURES), choices=list(FIXTURES))
+    parser.add_argument("--epoch-posts", type=int, default=120, help="posts trained for one epoch (on the first fixture); 0 = skip")
+    parser.add_argument("--val-posts", type=int, default=40, help="held-out posts for the validation loss")
+    parser.add_argument("--seed-labels", choices=["all", "assistant"], default="all",
+                        help="seed recipe's labels: 'all' tokens but padding (naive), or the post's tokens only")
+    parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        return child(*args.child, args)
+    import torch
+
+    from studio.config import TrainConfig
+
+    started = time.perf_counter()
+    peak = matmul_peak()
+    c = TrainConfig()
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs | fp32 matmul peak "
+          f"(2048x2048): {peak / 1e9:.1f} GFLOP/s")
+    print(f"settings: --steps {args.steps} (+1 warm-up) --epoch-posts {args.epoch_posts} --val-posts {args.val_posts} "
+          f"--seed-labels {args.seed_labels} | studio: TrainConfig defaults (rank {c.rank}, targets {getattr(c, 'target_modules', 'all-linear')}, "
+          f"batch {c.batch_size}, max_length {c.max_length}, lr {c.learning_rate}) except max_steps")
+    for fixture in args.fixtures:
+        print(f"{FIXTURES[fixture].name}:")
+        studio, seed = spawn("studio", fixture, "speed", args), spawn("seed", fixture, "speed", args)
+        for label, r in (("studio", studio), ("seed recipe", seed)):
+            if r:
+                print(describe(label, r, peak))
+        if studio and seed:
+            ratio = (studio["steps"] / studio["seconds"]) / (seed["steps"] / seed["seconds"])
+            print(f"  -> studio trains {ratio:.2f}x the seed recipe's posts/s (target >= 2.5x); peak RSS "
+                  f"{studio['peak_mb'] / 1024:.2f} GB vs {seed['peak_mb'] / 1024:.2f} GB (target <= 2.5 GB)")
+    if args.epoch_posts:
+        fixture = args.fixtures[0]
+        print(f"one epoch on {args.epoch_posts} posts of {FIXTURES[fixture].name}, validation loss on {args.val_posts} held-out posts "
+              f"(post tokens only):")
+        for recipe in ("studio", "seed"):
+            r = spawn(recipe, fixture, "epoch", args)
+            if r:
+                print(f"  {recipe:<7} {r['steps']} steps in {r['seconds']:6.1f} s: validation loss {r['val_loss']:.4f}")
+        print(f"  baseline: base model, untrained: validation loss {base_validation_loss(fixture, args):.4f}")
+    print(f"total {time.perf_counter() - started:.0f} s")
+
+
+if __name__ == "__main__":
+    main()

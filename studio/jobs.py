@@ -1,0 +1,216 @@
+"""Training jobs: each run in its own process, its progress in a JSON-lines file, cancel by kill, resume
+from the last checkpoint. One run trains at a time; later ones wait in the queue.
+
+    personas/.jobs/<slug>/
+      request.json     name, settings, system prompt, cleaning report
+      posts.jsonl      the cleaned posts chosen for training
+      status.json      queued | running | done | failed | cancelled, pid, message
+      progress.jsonl   one event per line: start, step, eval, warning, done, error
+      log.txt          the run's stderr
+      checkpoints/     Trainer checkpoints (a killed run resumes from the newest)
+
+The UI polls `progress.jsonl`, so a page reload, a second browser or the CLI all see the same run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from filelock import FileLock
+
+from studio.clean import CleanConfig, CleanReport
+from studio.config import TrainConfig, personas_dir
+from studio.errors import PersonaError
+from studio.ingest import Post
+from studio.registry import PersonaRegistry, slugify
+
+ACTIVE = ("queued", "running")
+ROOT_DIR = Path(__file__).resolve().parent.parent
+
+
+def jobs_dir() -> Path:
+    return personas_dir() / ".jobs"
+
+
+def _write_json(path: Path, data: dict) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    try:  # a finished child that nobody waited for is a zombie: not alive
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ", 1)[1][:1] != "Z"
+    except OSError:
+        return True
+
+
+@dataclass
+class Job:
+    dir: Path
+
+    @property
+    def slug(self) -> str:
+        return self.dir.name
+
+    def request(self) -> dict:
+        return json.loads((self.dir / "request.json").read_text(encoding="utf-8"))
+
+    def status(self) -> dict:
+        """The recorded status; a queued or running job whose process is gone reads as 'interrupted'."""
+        try:
+            status = json.loads((self.dir / "status.json").read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            return {"status": "unknown"}
+        if status.get("status") in ACTIVE and not _alive(status.get("pid")):
+            status["status"] = "interrupted"
+        return status
+
+    def set_status(self, status: str, **extra) -> None:
+        _write_json(self.dir / "status.json", {**self.status(), "status": status, **extra, "time": time.time()})
+
+    def events(self) -> list[dict]:
+        """Progress events so far (a half-written last line is skipped)."""
+        path = self.dir / "progress.jsonl"
+        if not path.exists():
+            return []
+        events = []
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                events.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+        return events
+
+    def emit(self, event: dict) -> None:
+        with (self.dir / "progress.jsonl").open("a", encoding="utf-8") as f:
+            f.write(json.dumps({**event, "time": round(time.time(), 2)}, ensure_ascii=False) + "\n")
+
+    def resumable(self) -> bool:
+        return self.status()["status"] in ("interrupted", "cancelled", "failed") and any((self.dir / "checkpoints").glob("checkpoint-*"))
+
+
+def list_jobs() -> list[Job]:
+    root = jobs_dir()
+    if not root.is_dir():
+        return []
+    jobs = [Job(d) for d in root.iterdir() if d.is_dir() and (d / "request.json").is_file()]
+    return sorted(jobs, key=lambda j: (j.dir / "request.json").stat().st_mtime)
+
+
+def get_job(name: str) -> Job:
+    job = Job(jobs_dir() / slugify(name))
+    if not (job.dir / "request.json").is_file():
+        raise PersonaError(f"No training run for {name!r}. Start one with: python -m studio train --posts FILE --name {name}")
+    return job
+
+
+def create_job(posts: list[Post], name: str, config: TrainConfig, clean: CleanConfig, report: CleanReport,
+               system_prompt: str | None = None, overwrite: bool = False) -> Job:
+    """Write a job's request; nothing runs yet (see `launch` and `run_job`)."""
+    slug = slugify(name)
+    if PersonaRegistry().exists(slug) and not overwrite:
+        raise PersonaError(f"A persona named {slug!r} already exists. Choose another name, or tick 'replace'.")
+    job = Job(jobs_dir() / slug)
+    if job.dir.exists():
+        if job.status()["status"] in ACTIVE:
+            raise PersonaError(f"{slug!r} is already training. Wait for it, or cancel it first.")
+        shutil.rmtree(job.dir)
+    job.dir.mkdir(parents=True)
+    with (job.dir / "posts.jsonl").open("w", encoding="utf-8") as f:
+        f.writelines(json.dumps(p.to_dict(), ensure_ascii=False) + "\n" for p in posts)
+    _write_json(job.dir / "request.json", {"name": name, "config": config.to_dict(), "clean": clean.to_dict(),
+                                           "report": report.to_dict(), "system_prompt": system_prompt, "overwrite": overwrite})
+    _write_json(job.dir / "status.json", {"status": "queued", "pid": None, "created": time.time()})
+    return job
+
+
+def launch(job: Job, resume: bool = False) -> Job:
+    """Run the job in a new process (its own session, so cancel kills it and its children)."""
+    command = [sys.executable, "-m", "studio.jobs", str(job.dir)] + (["--resume"] if resume else [])
+    log = open(job.dir / "log.txt", "a")
+    process = subprocess.Popen(command, cwd=ROOT_DIR, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                               env={**os.environ, "PERSONAS_DIR": str(personas_dir().resolve())})
+    job.set_status("queued", pid=process.pid)
+    return job
+
+
+def cancel(job: Job) -> None:
+    status = job.status()
+    if status["status"] not in ACTIVE:
+        raise PersonaError(f"{job.slug!r} is not training (it is {status['status']}).")
+    try:
+        os.killpg(status["pid"], signal.SIGKILL)  # a kill, not a request: nothing half-written reaches the registry
+    except ProcessLookupError:
+        pass
+    job.set_status("cancelled", message="cancelled by the user")
+    job.emit({"event": "cancelled"})
+
+
+def run_job(job: Job, resume: bool = False, echo=None) -> None:
+    """The body of a job's process: wait for the training lock, train, record the outcome."""
+    from studio.errors import StudioError
+    from studio.train import train_persona
+
+    request = job.request()
+    lock = FileLock(str(jobs_dir() / ".train.lock"))
+    job.set_status("queued", pid=os.getpid())
+    job.emit({"event": "queued"})
+    with lock:
+        job.set_status("running", pid=os.getpid())
+
+        def emit(event: dict) -> None:
+            job.emit(event)
+            if echo:
+                echo(event)
+
+        posts = [Post.from_dict(json.loads(line)) for line in (job.dir / "posts.jsonl").read_text(encoding="utf-8").splitlines()]
+        try:
+            result = train_persona(
+                posts, request["name"], TrainConfig.from_dict(request["config"]), system_prompt=request["system_prompt"],
+                progress=emit, overwrite=request["overwrite"], clean=CleanConfig.from_dict(request["clean"]),
+                report=CleanReport.from_dict(request["report"]), checkpoint_dir=job.dir / "checkpoints", resume=resume,
+            )
+        except StudioError as exc:
+            job.emit({"event": "error", "message": str(exc)})
+            job.set_status("failed", message=str(exc))
+            raise
+        except BaseException as exc:
+            job.emit({"event": "error", "message": f"unexpected error: {exc!r}; see {job.dir / 'log.txt'}"})
+            job.set_status("failed", message=repr(exc))
+            raise
+        shutil.rmtree(job.dir / "checkpoints", ignore_errors=True)  # the persona is complete; checkpoints are spent
+        job.emit({"event": "done", **result.to_json()})
+        job.set_status("done", message=f"saved persona {result.persona.slug}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    job = Job(Path(args[0]))
+    try:
+        run_job(job, resume="--resume" in args)
+    except Exception:  # recorded in status.json and progress.jsonl; the traceback goes to log.txt
+        import traceback
+
+        traceback.print_exc()
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
