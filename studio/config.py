@@ -90,7 +90,8 @@ class TrainConfig(_Settings):
     batch_size: int = field(default=4, metadata={"help": "Examples per step."})
     grad_accum: int = field(default=1, metadata={"help": "Gradient accumulation: batches per optimizer step."})
     max_length: int = field(default=256, metadata={"help": "Tokens per example (system + user + post); longer ones are cut. Japanese posts take about 1.7 tokens per character with SmolLM2."})
-    eval_steps: int = field(default=20, metadata={"help": "Validation loss every this many steps (and a checkpoint); 0 = off."})
+    eval_steps: int = field(default=50, metadata={"help": "Validation loss every this many steps (and a checkpoint); 0 = off."})
+    eval_posts: int = field(default=64, metadata={"help": "Validation posts scored at each evaluation (a fixed sample, to keep it quick); 0 = all."})
     patience: int = field(default=3, metadata={"help": "Early stopping: stop after this many evaluations without a better validation loss, and keep the best adapter; 0 = off."})
     gradient_checkpointing: bool = field(default=False, metadata={"help": "Recompute activations to save GPU memory (slower; for large base models)."})
     seed: int = field(default=0, metadata={"help": "Seed for data order, prompts and initialisation."})
@@ -115,6 +116,7 @@ class TrainConfig(_Settings):
         _check(1 <= self.grad_accum <= 256, f"grad_accum must be between 1 and 256, got {self.grad_accum}.")
         _check(16 <= self.max_length <= 8192, f"max_length must be between 16 and 8192 tokens, got {self.max_length}.")
         _check(0 <= self.eval_steps <= 100_000, f"eval_steps must be between 0 (off) and 100000, got {self.eval_steps}.")
+        _check(0 <= self.eval_posts <= 100_000, f"eval_posts must be between 0 (all) and 100000, got {self.eval_posts}.")
         _check(0 <= self.patience <= 100, f"patience must be between 0 (off) and 100, got {self.patience}.")
         self.base_model = self.base_model.strip()
 

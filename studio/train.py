@@ -161,7 +161,8 @@ def train_persona(
     if ensure_chat_template(tokenizer):
         emit({"event": "warning", "message": "The base model has no chat template: a plain 'Role: text' template is used."})
     examples = build_examples(train_posts, tokenizer, system_prompt, config.max_length, config.seed)
-    eval_examples = build_examples(validation_posts, tokenizer, system_prompt, config.max_length, config.seed + 1) if validation_posts else []
+    scored = validation_posts[:config.eval_posts] if config.eval_posts else validation_posts  # the split is already shuffled
+    eval_examples = build_examples(scored, tokenizer, system_prompt, config.max_length, config.seed + 1) if scored else []
     evaluate = bool(eval_examples) and config.eval_steps > 0
     torch.manual_seed(config.seed)
     try:

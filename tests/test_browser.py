@@ -183,6 +183,9 @@ def test_live_loss_plot_and_cancel(app_url, tmp_path, posts_file):
         artifacts = ROOT / "artifacts"
         artifacts.mkdir(exist_ok=True)
         page.screenshot(path=str(artifacts / "browser-train-live.png"), full_page=False)
+        page.reload()  # a reload (or a second browser) shows the same run: it lives on disk, not in the page
+        page.get_by_role("tab", name="2. Train").click()
+        expect(status).to_contain_text(re.compile(r"long run .*running, step \d+/2000"), timeout=30_000)
         page.click("#train-cancel")
         expect(status).to_contain_text("cancelled", timeout=30_000)
         expect(page.locator("#train-runs")).to_contain_text("cancelled")
