@@ -14,7 +14,8 @@ seed recipe: the same cleaned train split, system prompt and user turns (studio.
 
 1. posts/s = steps x batch / seconds over `--steps` optimizer steps after one warm-up step (timed from the
    end of optimizer step 1 to the end of step 1+steps: data, forward, backward, optimizer, Trainer overhead),
-   and the share of padding tokens (and of prompt tokens: system + user turn) in those batches.
+   the share of padding tokens in those batches, and the share of tokens that carry the loss (labels != -100;
+   for the studio the post's tokens, the rest of the real tokens being the system prompt and user turn).
 2. achieved FLOP/s = 4 x parameters (LoRA included; tied embedding counted once) x tokens / seconds,
    counting padded tokens, and "useful" counting real tokens only; beside the fp32 matmul peak of this
    machine (2048x2048 torch.matmul, torch's default threads).
@@ -222,7 +223,7 @@ def describe(label: str, r: dict, peak: float) -> str:
     flops = 4 * r["params"] * r["tokens"] / r["seconds"]
     useful = 4 * r["params"] * r["real"] / r["seconds"]
     return (f"  {label:<13} {r['steps']} steps in {r['seconds']:6.1f} s = {r['steps'] * BATCH / r['seconds']:5.2f} posts/s | "
-            f"{r['tokens']:>5} tokens, padding {1 - r['real'] / r['tokens']:5.1%}, prompt {(r['real'] - r['labelled']) / r['tokens']:5.1%}, "
+            f"{r['tokens']:>5} tokens, padding {1 - r['real'] / r['tokens']:5.1%}, loss on {r['labelled'] / r['tokens']:5.1%}, "
             f"widest {r['widest']} | {flops / 1e9:5.1f} GFLOP/s ({flops / peak:5.1%} of peak), useful {useful / 1e9:5.1f} "
             f"({useful / peak:5.1%}) | peak RSS {r['peak_mb'] / 1024:4.2f} GB, {r['params'] / 1e6:.1f} M params")
 

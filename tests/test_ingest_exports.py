@@ -408,3 +408,16 @@ def test_text_blocks_auto_and_modes(tmp_path):
     assert [p.text for p in load_file(path)][0] == "First post,\nsecond line."
     assert [p.text for p in parse_pasted(blocks)][1] == "Another post\nover two lines"
     assert re.fullmatch(r"a\nb", parse_pasted("a\nb\n\nc\nd")[0].text)
+
+
+def test_display_text_range_drops_the_addressees_of_a_reply():
+    from studio.ingest.x_archive import tweet_to_post
+
+    tweet = {"full_text": "@alice @bob thanks, see you there", "display_text_range": ["12", "33"],
+             "in_reply_to_status_id_str": "1", "in_reply_to_screen_name": "alice", "entities": {}}
+    post = tweet_to_post({"tweet": tweet}, "tweets.js")
+    assert post.text == "thanks, see you there" and post.is_reply and post.reply_to == "alice"
+    whole = dict(tweet, display_text_range=["0", "33"])
+    assert tweet_to_post({"tweet": whole}, "tweets.js").text == tweet["full_text"], "a range from 0 keeps the text"
+    odd = dict(tweet, full_text="hello @alice there", display_text_range=["6", "18"])
+    assert tweet_to_post({"tweet": odd}, "tweets.js").text == "hello @alice there", "only a prefix of @names is cut"

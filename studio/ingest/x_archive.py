@@ -86,7 +86,7 @@ def tweet_to_post(item: dict, source: str) -> Post:
     # X also sets in_reply_to_user_id on tweets that open with an @handle: replies to a person.
     user_id = tweet.get("in_reply_to_user_id_str") or tweet.get("in_reply_to_user_id")
     return Post(
-        text=expand_links(raw_text, tweet),
+        text=expand_links(_without_addressees(raw_text, tweet), tweet),
         source=source,
         created_at=to_iso(tweet.get("created_at")),
         lang=tweet.get("lang") or None,
@@ -95,6 +95,19 @@ def tweet_to_post(item: dict, source: str) -> Post:
         is_reply=bool(status_id or user_id),
         reply_to=tweet.get("in_reply_to_screen_name") or _mentioned(tweet, user_id, raw_text),
     )
+
+
+def _without_addressees(text: str, tweet: dict) -> str:
+    """Drop the leading @names that X marks as outside `display_text_range` (the addressees of a reply).
+    Only when that prefix is nothing but @names: older archives set the range to the whole text."""
+    try:
+        start = int((tweet.get("display_text_range") or [0])[0])
+    except (TypeError, ValueError):
+        return text
+    prefix = text[:start]
+    if start and re.fullmatch(r"(?:\s*@\w{1,30})+\s*", prefix):
+        return text[start:]
+    return text
 
 
 def expand_links(text: str, tweet: dict) -> str:
