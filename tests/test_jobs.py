@@ -65,8 +65,8 @@ def test_sigkill_leaves_registry_unchanged_and_resume_reaches_the_same_final_ste
 
 def test_cancel_and_queue(tiny_model_dir):
     first = jobs.launch(make_job(tiny_model_dir, "first", steps=400))
+    wait_for(lambda: last_step(first) >= 2, what="the first job to train")  # it holds the training lock now
     second = jobs.launch(make_job(tiny_model_dir, "second", steps=2))
-    wait_for(lambda: last_step(first) >= 2, what="the first job to train")
     wait_for(lambda: any(e["event"] == "queued" for e in second.events()), what="the second job to queue")
     assert second.status()["status"] == "queued" and not [e for e in second.events() if e["event"] == "start"]
     jobs.cancel(first)
