@@ -19,6 +19,14 @@ from tests.conftest import POSTS
 CORPUS = [f"{text} (take {i})" for i in range(3) for text in POSTS]  # 24 distinct posts
 
 
+@pytest.fixture(autouse=True)
+def _no_job_outlives_its_test():
+    yield
+    for job in jobs.list_jobs():
+        if job.status()["status"] in jobs.ACTIVE:
+            jobs.cancel(job)
+
+
 def make_job(tiny_model_dir, name, steps=60, eval_steps=10, patience=0):
     clean = CleanConfig(near_duplicates=False)
     posts, report = clean_posts([Post(t) for t in CORPUS], clean)
