@@ -72,13 +72,16 @@ class Recorder:
         from torch.optim.optimizer import register_optimizer_step_post_hook
         from transformers import Trainer
 
-        self.step_ends, self.batches, self.first_start = [], [], None
+        self.step_ends, self.batches, self.first_start, self.data = [], [], None, {}
         register_optimizer_step_post_hook(lambda *_: self.step_ends.append(time.perf_counter()))
         original = Trainer.training_step
 
         def training_step(trainer, model, inputs, *args, **kwargs):
             ids, mask, labels = inputs["input_ids"], inputs.get("attention_mask"), inputs["labels"]
-            self.first_start = self.first_start or time.perf_counter()
+            if self.first_start is None:  # the data set as the Trainer holds it: tokens per post
+                self.first_start, rows = time.perf_counter(), trainer.train_dataset
+                widths = [len(r["input_ids"]) for r in rows]
+                self.data = {"rows": len(widths), "mean_width": sum(widths) / len(widths), "same_width": len(set(widths)) == 1}
             real = int(mask.sum()) if mask is not None else ids.numel()
             self.batches.append((ids.numel(), real, int((labels != -100).sum())))
             return original(trainer, model, inputs, *args, **kwargs)
@@ -90,7 +93,7 @@ class Recorder:
         start = self.step_ends[skip - 1] if skip else self.first_start
         return {"seconds": self.step_ends[skip + steps - 1] - start,
                 "steps": len(timed), "tokens": sum(b[0] for b in timed), "real": sum(b[1] for b in timed),
-                "labelled": sum(b[2] for b in timed), "widest": max(b[0] for b in timed) // BATCH}
+                "labelled": sum(b[2] for b in timed), "widest": max(b[0] for b in timed) // BATCH, **self.data}
 
 
 def cleaned_split(fixture: str):
@@ -114,7 +117,7 @@ def run_studio(fixture: str, mode: str, args) -> tuple:
     from studio.registry import PersonaRegistry
     from studio.train import train_persona
 
-    registry = PersonaRegistry(Path(tempfile.mkdtemp(prefix="bench-train-")))
+    registry = PersonaRegistry(Path(os.environ["PERSONAS_DIR"]))
     if mode == "speed":
         result = train_persona(load_file(FIXTURES[fixture]), NAME, TrainConfig(max_steps=1 + args.steps), registry=registry)
         return result.model, None
@@ -199,7 +202,9 @@ def base_validation_loss(fixture: str, args) -> float:
 def child(recipe: str, fixture: str, mode: str, args) -> None:
     """One recipe in its own process, so that its peak memory is its own; prints one JSON line."""
     recorder = Recorder()
-    model, val = (run_studio if recipe == "studio" else run_seed)(fixture, mode, args)
+    with tempfile.TemporaryDirectory(prefix="bench-train-") as scratch:
+        os.environ["PERSONAS_DIR"] = scratch
+        model, val = (run_studio if recipe == "studio" else run_seed)(fixture, mode, args)
     out = {"peak_mb": peak_rss_mb(), "params": sum(p.numel() for p in model.parameters())}
     if mode == "speed":
         out.update(recorder.summary(1, args.steps))
@@ -211,12 +216,20 @@ def child(recipe: str, fixture: str, mode: str, args) -> None:
 def spawn(recipe: str, fixture: str, mode: str, args) -> dict | None:
     command = [sys.executable, __file__, "--child", recipe, fixture, mode, "--steps", str(args.steps),
                "--epoch-posts", str(args.epoch_posts), "--val-posts", str(args.val_posts), "--seed-labels", args.seed_labels]
-    env = {**os.environ, "PERSONAS_DIR": tempfile.mkdtemp(prefix="bench-personas-"), "TRANSFORMERS_VERBOSITY": "error"}
+    env = {**os.environ, "TRANSFORMERS_VERBOSITY": "error"}
     out = subprocess.run(command, capture_output=True, text=True, env=env)
     if out.returncode != 0:
         print(f"  {recipe} {fixture} {mode}: failed\n{out.stderr[-3000:]}")
         return None
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def epoch_rate(r: dict) -> float:
+    """posts/s over a whole epoch of the train split, at the measured seconds per processed token: the timed
+    steps are a sample, and length-grouped batches vary in width. Rows padded in advance (seed) are all as wide;
+    dynamically padded rows (studio) are taken at their mean length plus the timed batches' padding share."""
+    per_post = r["mean_width"] if r["same_width"] else r["mean_width"] * r["tokens"] / r["real"]
+    return r["tokens"] / r["seconds"] / per_post
 
 
 def describe(label: str, r: dict, peak: float) -> str:
@@ -232,7 +245,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=8, help="timed optimizer steps per recipe and fixture (after 1 warm-up step)")
     parser.add_argument("--fixtures", nargs="+", default=list(FIXTURES), choices=list(FIXTURES))
-    parser.add_argument("--epoch-posts", type=int, default=120, help="posts trained for one epoch (on the first fixture); 0 = skip")
+    parser.add_argument("--epoch-posts", type=int, default=100, help="posts trained for one epoch (on the first fixture); 0 = skip")
     parser.add_argument("--val-posts", type=int, default=40, help="held-out posts for the validation loss")
     parser.add_argument("--seed-labels", choices=["all", "assistant"], default="all",
                         help="seed recipe's labels: 'all' tokens but padding (naive), or the post's tokens only")
@@ -260,7 +273,11 @@ def main():
                 print(describe(label, r, peak))
         if studio and seed:
             ratio = (studio["steps"] / studio["seconds"]) / (seed["steps"] / seed["seconds"])
-            print(f"  -> studio trains {ratio:.2f}x the seed recipe's posts/s (target >= 2.5x); peak RSS "
+            print(f"  -> studio trains {ratio:.2f}x the seed recipe's posts/s (target >= 2.5x); over a whole epoch at the "
+                  f"measured s/token: {epoch_rate(studio):.2f} vs {epoch_rate(seed):.2f} posts/s = {epoch_rate(studio) / epoch_rate(seed):.2f}x "
+                  f"(mean {studio['mean_width']:.0f} tokens/post in the studio's train split of {studio['rows']}, "
+                  f"{studio['tokens'] / studio['steps'] / BATCH:.0f} in its timed batches; seed rows {seed['mean_width']:.0f})")
+            print(f"  -> peak RSS "
                   f"{studio['peak_mb'] / 1024:.2f} GB vs {seed['peak_mb'] / 1024:.2f} GB (target <= 2.5 GB)")
     if args.epoch_posts:
         fixture = args.fixtures[0]
