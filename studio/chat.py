@@ -46,7 +46,9 @@ class ChatEngine:
         from peft import PeftModel
 
         self._check_base(persona)
-        name = f"{persona.slug}-{hashlib.sha1(persona.updated_at.encode()).hexdigest()[:8]}"
+        weights = persona.adapter_dir / "adapter_model.safetensors"
+        stamp = f"{weights.stat().st_mtime_ns}-{weights.stat().st_size}" if weights.is_file() else persona.updated_at
+        name = f"{persona.slug}-{hashlib.sha1(stamp.encode()).hexdigest()[:8]}"  # new weights -> new name
         old = self._adapters.get(persona.slug)
         if old == name:
             return name

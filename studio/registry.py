@@ -93,6 +93,16 @@ class Persona:
         return cls(**fields, extra=extra, path=path)
 
 
+def write_json_atomic(path: Path, data: dict) -> None:
+    """Write JSON to a temporary file beside `path`, then `os.replace` it: readers see old or new, never half."""
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        tmp.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 class PersonaRegistry:
     def __init__(self, root: str | Path | None = None):
         self.root = Path(root) if root is not None else personas_dir()
@@ -156,7 +166,7 @@ class PersonaRegistry:
         try:
             yield staging
             persona.updated_at = now()
-            (staging / MANIFEST).write_text(json.dumps(persona.to_json(), ensure_ascii=False, indent=2), encoding="utf-8")
+            write_json_atomic(staging / MANIFEST, persona.to_json())
             with self._lock():
                 old = None
                 if target.exists():
@@ -171,6 +181,22 @@ class PersonaRegistry:
         finally:
             if staging.exists():
                 shutil.rmtree(staging, ignore_errors=True)
+
+    def update(self, name: str, **fields) -> Persona:
+        """Change manifest fields of a persona (e.g. `metrics=...`, `evaluation=...`), atomically, under the lock.
+
+        Known fields are set on the Persona; any other key goes to `extra` (kept in persona.json)."""
+        with self._lock():
+            persona = self.get(name)
+            known = {f.name for f in dataclasses.fields(Persona)} - {"extra", "path", "slug", "name"}
+            for key, value in fields.items():
+                if key in known:
+                    setattr(persona, key, value)
+                else:
+                    persona.extra[key] = value
+            persona.updated_at = now()
+            write_json_atomic(persona.path / MANIFEST, persona.to_json())
+        return persona
 
     def delete(self, name: str) -> None:
         persona = self.get(name)

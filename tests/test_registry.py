@@ -78,3 +78,14 @@ def test_delete(tmp_path):
         pass
     registry.delete("koume")
     assert registry.list() == []
+
+
+def test_update_sets_fields_and_keeps_unknown_keys(tmp_path):
+    registry = PersonaRegistry(tmp_path)
+    with registry.create(_persona(metrics={"loss": 1.0})):
+        pass
+    registry.update("koume", metrics={"loss": 0.5}, evaluation={"summary": "ok"})
+    persona = registry.get("koume")
+    assert persona.metrics == {"loss": 0.5} and persona.extra["evaluation"] == {"summary": "ok"}
+    assert json.loads((tmp_path / "koume" / "persona.json").read_text())["evaluation"] == {"summary": "ok"}
+    assert [p.name for p in (tmp_path / "koume").iterdir() if p.name.endswith(".tmp")] == []
