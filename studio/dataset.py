@@ -1,8 +1,10 @@
 """Posts -> chat-format training examples with the loss on the assistant turn only.
 
-Each post becomes: the persona's system prompt, a short user turn, and the post as the
-assistant's answer. The user turns vary so the persona learns to *answer* in the person's
-voice (what chat asks of it), not only to post.
+Each post becomes: the persona's system prompt, a user turn, and the post as the assistant's
+answer. The user turn is the text the post replied to when the export has it (a reply within the
+person's own thread: X and Mastodon archives hold only the owner's posts), else a short prompt
+drawn from a fixed set. Either way the persona learns to *answer* in the person's voice (what chat
+asks of it), not only to post.
 """
 
 from __future__ import annotations
@@ -83,11 +85,26 @@ def encode_example(tokenizer, system_prompt: str, user: str, post: str, max_leng
     }
 
 
-def build_examples(posts: list[Post], tokenizer, system_prompt: str, max_length: int, seed: int = 0) -> list[dict]:
+MAX_PARENT_CHARS = 280
+"""A parent post used as the user turn is cut to this many characters, so the answer keeps its room."""
+
+
+def user_turn(post: Post, parents: dict[str, str], rng: random.Random) -> str:
+    """The text `post` replied to, if known; else a short prompt. The prompt is drawn either way,
+    so adding a parent does not change the prompts of the other examples."""
+    prompt = rng.choice(USER_PROMPTS)
+    parent = parents.get(post.reply_to_id or "", "").strip()
+    return parent[:MAX_PARENT_CHARS] if parent else prompt
+
+
+def build_examples(posts: list[Post], tokenizer, system_prompt: str, max_length: int, seed: int = 0,
+                   parents: dict[str, str] | None = None) -> list[dict]:
+    """One example a post. `parents` maps post ids to (cleaned) texts that replies may answer."""
     rng = random.Random(seed)
+    parents = parents or {}
     examples = []
     for post in posts:
-        example = encode_example(tokenizer, system_prompt, rng.choice(USER_PROMPTS), post.text, max_length)
+        example = encode_example(tokenizer, system_prompt, user_turn(post, parents, rng), post.text, max_length)
         if example is not None:
             examples.append(example)
     if not examples:

@@ -160,9 +160,10 @@ def train_persona(
     tokenizer = load_tokenizer(ref)
     if ensure_chat_template(tokenizer):
         emit({"event": "warning", "message": "The base model has no chat template: a plain 'Role: text' template is used."})
-    examples = build_examples(train_posts, tokenizer, system_prompt, config.max_length, config.seed)
+    parents = {post.id: post.text for post in posts if post.id}  # replies within the person's own threads
+    examples = build_examples(train_posts, tokenizer, system_prompt, config.max_length, config.seed, parents)
     scored = validation_posts[:config.eval_posts] if config.eval_posts else validation_posts  # the split is already shuffled
-    eval_examples = build_examples(scored, tokenizer, system_prompt, config.max_length, config.seed + 1) if scored else []
+    eval_examples = build_examples(scored, tokenizer, system_prompt, config.max_length, config.seed + 1, parents) if scored else []
     evaluate = bool(eval_examples) and config.eval_steps > 0
     torch.manual_seed(config.seed)
     try:

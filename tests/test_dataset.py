@@ -1,6 +1,6 @@
 from transformers import AutoTokenizer
 
-from studio.dataset import IGNORE_INDEX, build_examples, chat_messages, encode_example, ensure_chat_template, pad_batch
+from studio.dataset import IGNORE_INDEX, USER_PROMPTS, build_examples, chat_messages, encode_example, ensure_chat_template, pad_batch
 from studio.ingest import Post
 
 
@@ -43,3 +43,14 @@ def test_chat_messages_always_carry_the_system_prompt_and_history():
         {"role": "assistant", "content": "first!"},
         {"role": "user", "content": "and now?"},
     ]
+
+
+def test_a_reply_in_the_persons_own_thread_answers_its_parent(tiny_model_dir):
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    parent = Post("Which editor do you use?", id="1")
+    reply, other = Post("Vim, for twenty years.", id="2", is_reply=True, reply_to_id="1"), Post("unrelated", reply_to_id="99")
+    examples = build_examples([parent, reply, other], tokenizer, "S", 128, seed=3, parents={"1": parent.text, "2": reply.text})
+    prompts = [tokenizer.decode([t for t, l in zip(e["input_ids"], e["labels"]) if l == IGNORE_INDEX]) for e in examples]
+    assert "Which editor do you use?" in prompts[1]
+    assert "Which editor" not in prompts[0] and "Which editor" not in prompts[2]  # no parent known: a fixed prompt
+    assert any(p in prompts[2] for p in USER_PROMPTS)

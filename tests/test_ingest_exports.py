@@ -69,6 +69,8 @@ def test_x_fixture_counts_and_flags(x_posts):
     assert len(replies) == 553
     assert all(p.reply_to for p in replies)
     assert not any(p.reply_to for p in x_posts if not p.is_reply)
+    ids = {p.id for p in x_posts}
+    assert sum(p.reply_to_id in ids for p in replies) == 65  # replies within the owner's own threads: parent text known
     assert all(p.lang for p in x_posts) and all(p.id for p in x_posts)
     assert len({p.id for p in x_posts}) == 1986
     assert all(datetime.fromisoformat(p.created_at).utcoffset().total_seconds() == 0 for p in x_posts)

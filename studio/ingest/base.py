@@ -25,6 +25,7 @@ class Post:
     is_retweet: bool = False  # retweets and boosts: someone else's words
     is_reply: bool = False
     reply_to: str | None = None  # the handle replied to, where known
+    reply_to_id: str | None = None  # the id of the post replied to: its text is the user turn when the export has it
     content_warning: str | None = None  # Mastodon's CW / summary, kept apart from the text
     visibility: str | None = None  # Mastodon: public, unlisted, private (followers only) or direct
 

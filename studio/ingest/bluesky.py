@@ -60,6 +60,7 @@ def record_to_post(record: dict, source: str, uri: str | None = None) -> Post:
         id=uri,
         is_reply=bool(record.get("reply")),
         reply_to=parent.split("/")[2] if parent.startswith("at://") else None,  # the DID replied to
+        reply_to_id=parent or None,
     )
 
 

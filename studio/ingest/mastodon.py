@@ -105,6 +105,7 @@ def activity_to_post(activity: dict, source: str) -> Post | None:
         id=obj.get("id"),
         is_reply=bool(reply),
         reply_to=_handle(reply),
+        reply_to_id=reply or None,
         content_warning=obj.get("summary") or None,
         visibility=visibility(obj if "to" in obj else activity),
     )

@@ -94,6 +94,7 @@ def tweet_to_post(item: dict, source: str) -> Post:
         is_retweet=raw_text.startswith("RT @") or tweet.get("retweeted") in (True, "true"),
         is_reply=bool(status_id or user_id),
         reply_to=tweet.get("in_reply_to_screen_name") or _mentioned(tweet, user_id, raw_text),
+        reply_to_id=str(status_id) if status_id else None,
     )
 
 
