@@ -133,3 +133,32 @@ def test_post_token_loss_equals_the_full_forward_loss(tiny_model_dir, tmp_path):
     full.backward()
     assert torch.allclose(fast, full, atol=1e-5)
     assert all(torch.allclose(a, p.grad, atol=1e-5) for a, p in zip(fast_grads, [p for p in model.parameters() if p.requires_grad]))
+
+
+def test_wide_batches_run_in_parts_with_the_same_gradients(tiny_model_dir, tmp_path):
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer, TrainingArguments
+
+    from studio.dataset import build_examples, pad_batch
+    from studio.train import _post_token_trainer, split_batch
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    batch = pad_batch(build_examples([Post(p) for p in POSTS[:4]], tokenizer, "S", 64), tokenizer.pad_token_id)
+    lengths = batch["attention_mask"].sum(1).tolist()
+    parts = split_batch(batch, max(lengths) * 2)
+    assert len(parts) == 2 and sorted(sum((p["attention_mask"].sum(1).tolist() for p in parts), [])) == sorted(lengths)
+    assert all(p["input_ids"].shape[1] == p["attention_mask"].sum(1).max() for p in parts)  # each part cut to its own width
+    assert split_batch(batch, 0) == [batch] and len(split_batch(batch, 10_000)) == 1
+
+    grads = []
+    for budget in (0, max(lengths) * 2, 1):  # whole, two parts, one row a part
+        torch.manual_seed(0)
+        model = get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_model_dir),
+                               LoraConfig(r=4, target_modules="all-linear", init_lora_weights=False))
+        trainer = _post_token_trainer(budget)(model=model, args=TrainingArguments(output_dir=str(tmp_path), use_cpu=True, report_to="none"))
+        trainer.create_optimizer_and_scheduler(num_training_steps=1)
+        trainer.current_gradient_accumulation_steps = 1  # set by the training loop
+        loss = trainer.training_step(model, dict(batch))
+        grads.append((float(loss), [p.grad.clone() for p in model.parameters() if p.requires_grad]))
+    for loss, g in grads[1:]:
+        assert abs(loss - grads[0][0]) < 1e-5 and all(torch.allclose(a, b, atol=1e-6) for a, b in zip(g, grads[0][1]))
