@@ -18,11 +18,12 @@ from typing import Any, Callable
 
 from studio.clean import CleanConfig, CleanReport, clean_posts, split_posts
 from studio.config import TrainConfig
-from studio.dataset import IGNORE_INDEX, build_examples, default_system_prompt, ensure_chat_template, pad_batch
+from studio.dataset import build_examples, default_system_prompt, ensure_chat_template, pad_batch
 from studio.errors import InputError, ModelError, PersonaError
 from studio.ingest import Post
 from studio.models import cuda_available, load_model, load_tokenizer, resolve_base, use_4bit
 from studio.registry import Persona, PersonaRegistry, slugify
+from studio.trainer import post_token_trainer
 
 log = logging.getLogger(__name__)
 
@@ -83,64 +84,6 @@ def _return_freed_memory() -> None:
         ctypes.CDLL("libc.so.6").mallopt(-3, 1 << 17)  # M_MMAP_THRESHOLD = 128 KiB (a fixed value also stops the raising)
     except (OSError, AttributeError):
         pass
-
-
-def split_batch(batch: dict, max_tokens: int) -> list[dict]:
-    """Rows of a right-padded batch grouped so that rows x longest row <= max_tokens (at least one row
-    a part), each part cut to its own longest row. One part (the batch) when it fits or max_tokens is 0."""
-    lengths = batch["attention_mask"].sum(dim=1).tolist()
-    if not max_tokens or len(lengths) * max(lengths) <= max_tokens:
-        return [batch]
-    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
-    parts, current = [], []
-    for i in order:
-        if current and (len(current) + 1) * lengths[current[0]] > max_tokens:
-            parts.append(current)
-            current = []
-        current.append(i)
-    parts.append(current)
-    return [{key: value[rows][:, :lengths[rows[0]]] for key, value in batch.items()} for rows in parts]
-
-
-def _post_token_trainer(max_batch_tokens: int = 0):
-    """A Trainer that runs the output layer only where the loss is taken (the post's tokens), and runs
-    a batch wider than `max_batch_tokens` in parts.
-
-    The default forward computes logits (vocabulary-wide: 49k for SmolLM2) at every position, then
-    throws away those of the system prompt, the user turn and the padding. Here the decoder's hidden
-    states are gathered at the labelled positions first; same loss, ~25 % less time and memory per
-    step on CPU. Models whose logits are post-processed (soft-capping, scaling) use the default path.
-    Peak memory is set by the widest batch's activations: its parts are backpropagated one after the
-    other, each loss divided by the whole batch's post-token count, so the gradients add up to the same.
-    """
-    import torch
-    from transformers import Trainer
-
-    class PostTokenTrainer(Trainer):
-        def training_step(self, model, inputs, num_items_in_batch=None):
-            parts = split_batch(inputs, max_batch_tokens)
-            if len(parts) == 1:
-                return super().training_step(model, inputs, num_items_in_batch)
-            if num_items_in_batch is None:  # the Trainer's own default: a mean per batch, divided by the accumulation
-                num_items_in_batch = (inputs["labels"][:, 1:] != IGNORE_INDEX).sum() * self.current_gradient_accumulation_steps
-            return sum(super(PostTokenTrainer, self).training_step(model, part, num_items_in_batch) for part in parts)
-
-        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-            causal_lm = model.get_base_model() if hasattr(model, "get_base_model") else model
-            config = causal_lm.config
-            if getattr(config, "final_logit_softcapping", None) or getattr(config, "logit_scale", None):
-                return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
-            labels = inputs["labels"][:, 1:]
-            keep = labels != IGNORE_INDEX
-            hidden = causal_lm.get_decoder()(input_ids=inputs["input_ids"], attention_mask=inputs.get("attention_mask")).last_hidden_state
-            logits = causal_lm.get_output_embeddings()(hidden[:, :-1][keep])
-            loss = torch.nn.functional.cross_entropy(logits.float(), labels[keep], reduction="sum")
-            # Normalised over the post tokens of the whole accumulated batch when the Trainer counted them.
-            self.loss_is_scaled_for_ga = num_items_in_batch is not None
-            loss = loss / (num_items_in_batch if num_items_in_batch is not None else keep.sum().clamp(min=1))
-            return (loss, {"loss": loss}) if return_outputs else loss
-
-    return PostTokenTrainer
 
 
 def _lora_model(model, config: TrainConfig, quantized: bool):
@@ -248,7 +191,7 @@ def train_persona(
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=config.patience))
     with tempfile.TemporaryDirectory(prefix="studio-train-") as scratch:
         output_dir = Path(checkpoint_dir) if checkpoint_dir else Path(scratch)
-        trainer = _post_token_trainer(config.max_batch_tokens)(
+        trainer = post_token_trainer(config.max_batch_tokens)(
             model=model, args=_training_args(config, output_dir, evaluate, quantized), train_dataset=examples,
             eval_dataset=eval_examples or None, callbacks=callbacks, optimizers=(_optimizer(model, config), None),
             data_collator=lambda batch: pad_batch(batch, tokenizer.pad_token_id),

@@ -116,15 +116,16 @@ def test_post_token_loss_equals_the_full_forward_loss(tiny_model_dir, tmp_path):
     from transformers import AutoModelForCausalLM, AutoTokenizer, TrainingArguments
 
     from studio.dataset import build_examples, pad_batch
-    from studio.train import _post_token_trainer
+    from studio.trainer import post_token_trainer, shared_prefix_length
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
     torch.manual_seed(0)
     model = get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_model_dir),
                            LoraConfig(r=4, target_modules="all-linear", init_lora_weights=False))
-    batch = pad_batch(build_examples([Post(p) for p in POSTS[:4]], tokenizer, "S", 64), tokenizer.pad_token_id)
+    batch = pad_batch(build_examples([Post(p) for p in POSTS[:4]], tokenizer, "You are Tiny. Reply as Tiny would.", 64), tokenizer.pad_token_id)
     assert (batch["attention_mask"] == 0).any()  # padded rows included
-    trainer = _post_token_trainer()(model=model, args=TrainingArguments(output_dir=str(tmp_path), use_cpu=True, report_to="none"))
+    assert shared_prefix_length(batch) >= 16  # the system prompt runs once for the batch
+    trainer = post_token_trainer()(model=model, args=TrainingArguments(output_dir=str(tmp_path), use_cpu=True, report_to="none"))
     fast = trainer.compute_loss(model, batch)
     fast.backward()
     fast_grads = [p.grad.clone() for p in model.parameters() if p.requires_grad]
@@ -133,6 +134,10 @@ def test_post_token_loss_equals_the_full_forward_loss(tiny_model_dir, tmp_path):
     full.backward()
     assert torch.allclose(fast, full, atol=1e-5)
     assert all(torch.allclose(a, p.grad, atol=1e-5) for a, p in zip(fast_grads, [p for p in model.parameters() if p.requires_grad]))
+    no_prefix = dict(batch, input_ids=batch["input_ids"].clone())
+    no_prefix["input_ids"][0, 0] += 1  # rows differ from the first token: no shared prefix, the plain path
+    assert shared_prefix_length(no_prefix) == 0
+    assert torch.allclose(trainer.compute_loss(model, no_prefix), model(**no_prefix).loss, atol=1e-5)
 
 
 def test_wide_batches_run_in_parts_with_the_same_gradients(tiny_model_dir, tmp_path):
@@ -140,7 +145,7 @@ def test_wide_batches_run_in_parts_with_the_same_gradients(tiny_model_dir, tmp_p
     from transformers import AutoModelForCausalLM, AutoTokenizer, TrainingArguments
 
     from studio.dataset import build_examples, pad_batch
-    from studio.train import _post_token_trainer, split_batch
+    from studio.trainer import post_token_trainer, split_batch
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
     batch = pad_batch(build_examples([Post(p) for p in POSTS[:4]], tokenizer, "S", 64), tokenizer.pad_token_id)
@@ -155,7 +160,7 @@ def test_wide_batches_run_in_parts_with_the_same_gradients(tiny_model_dir, tmp_p
         torch.manual_seed(0)
         model = get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_model_dir),
                                LoraConfig(r=4, target_modules="all-linear", init_lora_weights=False))
-        trainer = _post_token_trainer(budget)(model=model, args=TrainingArguments(output_dir=str(tmp_path), use_cpu=True, report_to="none"))
+        trainer = post_token_trainer(budget)(model=model, args=TrainingArguments(output_dir=str(tmp_path), use_cpu=True, report_to="none"))
         trainer.create_optimizer_and_scheduler(num_training_steps=1)
         trainer.current_gradient_accumulation_steps = 1  # set by the training loop
         loss = trainer.training_step(model, dict(batch))
