@@ -16,9 +16,10 @@ seed recipe: the same cleaned train split, system prompt and user turns (studio.
    end of optimizer step 1 to the end of step 1+steps: data, forward, backward, optimizer, Trainer overhead),
    the share of padding tokens in those batches, and the share of tokens that carry the loss (labels != -100;
    for the studio the post's tokens, the rest of the real tokens being the system prompt and user turn).
-2. achieved FLOP/s = 4 x parameters (LoRA included; tied embedding counted once) x tokens / seconds,
-   counting padded tokens, and "useful" counting real tokens only; beside the fp32 matmul peak of this
-   machine (2048x2048 torch.matmul, torch's default threads).
+2. achieved FLOP/s: the work done / seconds, beside the fp32 matmul peak of this machine (2048x2048
+   torch.matmul, torch's default threads). Work: 4 x (parameters - output layer) per token computed
+   (padding included; the studio's shared prompt opening once per batch) + 4 x output layer per position
+   whose logits were computed (the seed: every position; the studio: the post's tokens).
 3. peak resident memory (VmHWM) of each recipe's process: import, load, tokenise, train `--steps`+1 steps.
 4. validation loss after one epoch on a seeded subset of the first fixture: `--epoch-posts` posts for training
    (ceil(n / batch) steps), `--val-posts` other posts held out, the same for both recipes; the loss is the mean
@@ -66,13 +67,16 @@ def matmul_peak(n: int = 2048, repeats: int = 10) -> float:
 
 
 class Recorder:
-    """Times every optimizer step (a global torch hook) and records the batches the Trainer trains on."""
+    """Times every optimizer step (a global torch hook) and records the batches the Trainer trains on
+    (a batch the studio runs in parts is recorded part by part, under its optimizer step)."""
 
     def __init__(self):
         from torch.optim.optimizer import register_optimizer_step_post_hook
         from transformers import Trainer
 
-        self.step_ends, self.batches, self.first_start, self.data = [], [], None, {}
+        from studio.trainer import MIN_SHARED_PREFIX, shared_prefix_length
+
+        self.step_ends, self.records, self.first_start, self.data = [], [], None, {}
         register_optimizer_step_post_hook(lambda *_: self.step_ends.append(time.perf_counter()))
         original = Trainer.training_step
 
@@ -82,18 +86,24 @@ class Recorder:
                 self.first_start, rows = time.perf_counter(), trainer.train_dataset
                 widths = [len(r["input_ids"]) for r in rows]
                 self.data = {"rows": len(widths), "mean_width": sum(widths) / len(widths), "same_width": len(set(widths)) == 1}
-            real = int(mask.sum()) if mask is not None else ids.numel()
-            self.batches.append((ids.numel(), real, int((labels != -100).sum())))
+            studio = type(trainer).__name__ == "PostTokenTrainer"
+            prefix = shared_prefix_length(inputs) if studio else 0
+            prefix = prefix if prefix >= MIN_SHARED_PREFIX else 0
+            labelled = int((labels != -100).sum())
+            self.records.append({"step": len(self.step_ends), "rows": ids.shape[0], "tokens": ids.numel(),
+                                 "real": int(mask.sum()) if mask is not None else ids.numel(), "labelled": labelled,
+                                 "computed": ids.numel() - (ids.shape[0] - 1) * prefix,  # the shared prefix runs once
+                                 "logits": labelled if studio else ids.numel(), "width": ids.shape[1]})
             return original(trainer, model, inputs, *args, **kwargs)
 
         Trainer.training_step = training_step
 
     def summary(self, skip: int, steps: int) -> dict:
-        timed = self.batches[skip:skip + steps]
+        timed = [r for r in self.records if skip <= r["step"] < skip + steps]
         start = self.step_ends[skip - 1] if skip else self.first_start
-        return {"seconds": self.step_ends[skip + steps - 1] - start,
-                "steps": len(timed), "tokens": sum(b[0] for b in timed), "real": sum(b[1] for b in timed),
-                "labelled": sum(b[2] for b in timed), "widest": max(b[0] for b in timed) // BATCH, **self.data}
+        total = {key: sum(r[key] for r in timed) for key in ("tokens", "real", "labelled", "computed", "logits")}
+        return {"seconds": self.step_ends[skip + steps - 1] - start, "steps": steps, **total,
+                "widest": max(r["width"] for r in timed), **self.data}
 
 
 def cleaned_split(fixture: str):
@@ -205,11 +215,13 @@ def child(recipe: str, fixture: str, mode: str, args) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-train-") as scratch:
         os.environ["PERSONAS_DIR"] = scratch
         model, val = (run_studio if recipe == "studio" else run_seed)(fixture, mode, args)
-    out = {"peak_mb": peak_rss_mb(), "params": sum(p.numel() for p in model.parameters())}
+    config = model.get_base_model().config
+    out = {"peak_mb": peak_rss_mb(), "params": sum(p.numel() for p in model.parameters()),
+           "vocab": config.vocab_size, "hidden": config.hidden_size}
     if mode == "speed":
         out.update(recorder.summary(1, args.steps))
     else:
-        out.update(recorder.summary(0, len(recorder.batches)), val_loss=validation_loss(model, val))
+        out.update(recorder.summary(0, len(recorder.step_ends)), val_loss=validation_loss(model, val))
     print(json.dumps(out))
 
 
@@ -233,12 +245,14 @@ def epoch_rate(r: dict) -> float:
 
 
 def describe(label: str, r: dict, peak: float) -> str:
-    flops = 4 * r["params"] * r["tokens"] / r["seconds"]
-    useful = 4 * r["params"] * r["real"] / r["seconds"]
+    """Achieved FLOP/s counts the work done: 4 x (parameters - output layer) per token computed (a shared prefix
+    once), 4 x output layer per position whose logits were computed (the studio: the post's tokens only)."""
+    head = r["vocab"] * r["hidden"]
+    flops = 4 * ((r["params"] - head) * r["computed"] + head * r["logits"]) / r["seconds"]
     return (f"  {label:<13} {r['steps']} steps in {r['seconds']:6.1f} s = {r['steps'] * BATCH / r['seconds']:5.2f} posts/s | "
             f"{r['tokens']:>5} tokens, padding {1 - r['real'] / r['tokens']:5.1%}, loss on {r['labelled'] / r['tokens']:5.1%}, "
-            f"widest {r['widest']} | {flops / 1e9:5.1f} GFLOP/s ({flops / peak:5.1%} of peak), useful {useful / 1e9:5.1f} "
-            f"({useful / peak:5.1%}) | peak RSS {r['peak_mb'] / 1024:4.2f} GB, {r['params'] / 1e6:.1f} M params")
+            f"computed {r['computed'] / r['tokens']:5.1%}, widest {r['widest']} | {flops / 1e9:5.1f} GFLOP/s achieved "
+            f"({flops / peak:5.1%} of the matmul peak) | peak RSS {r['peak_mb'] / 1024:4.2f} GB, {r['params'] / 1e6:.1f} M params")
 
 
 def main():
