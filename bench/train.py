@@ -18,7 +18,7 @@ seed recipe: the same cleaned train split, system prompt and user turns (studio.
    for the studio the post's tokens, the rest of the real tokens being the system prompt and user turn).
 2. achieved FLOP/s: the work done / seconds, beside the fp32 matmul peak of this machine (2048x2048
    torch.matmul, torch's default threads). Work: 4 x (parameters - output layer) per token computed
-   (padding included; the studio's shared prompt opening once per batch) + 4 x output layer per position
+   (padding included) + 4 x output layer per position
    whose logits were computed (the seed: every position; the studio: the post's tokens).
 3. peak resident memory (VmHWM) of each recipe's process: import, load, tokenise, train `--steps`+1 steps.
 4. validation loss after one epoch on a seeded subset of the first fixture: `--epoch-posts` posts for training
@@ -74,8 +74,6 @@ class Recorder:
         from torch.optim.optimizer import register_optimizer_step_post_hook
         from transformers import Trainer
 
-        from studio.trainer import MIN_SHARED_PREFIX, shared_prefix_length
-
         self.step_ends, self.records, self.first_start, self.data = [], [], None, {}
         register_optimizer_step_post_hook(lambda *_: self.step_ends.append(time.perf_counter()))
         original = Trainer.training_step
@@ -87,12 +85,10 @@ class Recorder:
                 widths = [len(r["input_ids"]) for r in rows]
                 self.data = {"rows": len(widths), "mean_width": sum(widths) / len(widths), "same_width": len(set(widths)) == 1}
             studio = type(trainer).__name__ == "PostTokenTrainer"
-            prefix = shared_prefix_length(inputs) if studio else 0
-            prefix = prefix if prefix >= MIN_SHARED_PREFIX else 0
             labelled = int((labels != -100).sum())
             self.records.append({"step": len(self.step_ends), "rows": ids.shape[0], "tokens": ids.numel(),
                                  "real": int(mask.sum()) if mask is not None else ids.numel(), "labelled": labelled,
-                                 "computed": ids.numel() - (ids.shape[0] - 1) * prefix,  # the shared prefix runs once
+                                 "computed": ids.numel(),
                                  "logits": labelled if studio else ids.numel(), "width": ids.shape[1]})
             return original(trainer, model, inputs, *args, **kwargs)
 
@@ -245,13 +241,13 @@ def epoch_rate(r: dict) -> float:
 
 
 def describe(label: str, r: dict, peak: float) -> str:
-    """Achieved FLOP/s counts the work done: 4 x (parameters - output layer) per token computed (a shared prefix
-    once), 4 x output layer per position whose logits were computed (the studio: the post's tokens only)."""
+    """Achieved FLOP/s counts the work done: 4 x (parameters - output layer) per token computed,
+    4 x output layer per position whose logits were computed (the studio: the post's tokens only)."""
     head = r["vocab"] * r["hidden"]
     flops = 4 * ((r["params"] - head) * r["computed"] + head * r["logits"]) / r["seconds"]
     return (f"  {label:<13} {r['steps']} steps in {r['seconds']:6.1f} s = {r['steps'] * BATCH / r['seconds']:5.2f} posts/s | "
             f"{r['tokens']:>5} tokens, padding {1 - r['real'] / r['tokens']:5.1%}, loss on {r['labelled'] / r['tokens']:5.1%}, "
-            f"computed {r['computed'] / r['tokens']:5.1%}, widest {r['widest']} | {flops / 1e9:5.1f} GFLOP/s achieved "
+            f"widest {r['widest']} | {flops / 1e9:5.1f} GFLOP/s achieved "
             f"({flops / peak:5.1%} of the matmul peak) | peak RSS {r['peak_mb'] / 1024:4.2f} GB, {r['params'] / 1e6:.1f} M params")
 
 

@@ -2,53 +2,12 @@
 nothing is skipped, with the same loss and gradients as the plain forward (tests prove it).
 
 - The output layer runs only at the post's tokens (not the prompt's or the padding's).
-- The prompt's opening shared by every row (system prompt, "<|im_start|>user") runs once per batch,
-  and its keys/values are shared by the rows.
 - A batch wider than `max_batch_tokens` runs in parts whose gradients add up (less peak memory).
 """
 
 from __future__ import annotations
 
 from studio.dataset import IGNORE_INDEX
-
-MIN_SHARED_PREFIX = 8
-"""Below this many shared tokens the prefix is not worth a separate forward pass."""
-
-
-def shared_prefix_length(inputs: dict) -> int:
-    """Tokens at the start that every row has in common and that carry no loss (nor predict a labelled
-    token): they can run once for the whole batch."""
-    ids, labels = inputs["input_ids"], inputs["labels"]
-    if ids.shape[0] < 2:
-        return 0
-    same = (ids == ids[:1]).all(dim=0)
-    if "attention_mask" in inputs:
-        same &= (inputs["attention_mask"] == 1).all(dim=0)
-    n = int(same.long().cumprod(0).sum())
-    labelled = (labels != IGNORE_INDEX).long().argmax(dim=1)  # first labelled position of each row
-    return max(0, min(n, int(labelled.min()) - 1))
-
-
-def decoder_states(decoder, inputs: dict, use_prefix: bool = True):
-    """The decoder's last hidden states (batch, length, hidden), the shared prefix run once.
-
-    The prefix runs on one row with a cache; the cache is repeated for every row and the rest of
-    the batch attends to it. Gradients flow through the cached keys/values into the prefix's LoRA
-    weights, summed over the rows: the same as running the prefix in every row."""
-    ids, mask = inputs["input_ids"], inputs.get("attention_mask")
-    import torch
-
-    prefix = shared_prefix_length(inputs) if use_prefix else 0
-    if prefix < MIN_SHARED_PREFIX:
-        return decoder(input_ids=ids, attention_mask=mask).last_hidden_state
-    head = decoder(input_ids=ids[:1, :prefix], use_cache=True)
-    cache = head.past_key_values
-    if cache is None or not hasattr(cache, "batch_repeat_interleave"):
-        return decoder(input_ids=ids, attention_mask=mask).last_hidden_state
-    cache.batch_repeat_interleave(ids.shape[0])
-    tail = decoder(input_ids=ids[:, prefix:], attention_mask=mask, past_key_values=cache, use_cache=True).last_hidden_state
-    return torch.cat([head.last_hidden_state.expand(ids.shape[0], -1, -1), tail], dim=1)
-
 
 def split_batch(batch: dict, max_tokens: int) -> list[dict]:
     """Rows of a right-padded batch grouped so that rows x longest row <= max_tokens (at least one row
@@ -97,7 +56,7 @@ def post_token_trainer(max_batch_tokens: int = 0):
                 return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
             labels = inputs["labels"][:, 1:]
             keep = labels != IGNORE_INDEX
-            hidden = decoder_states(causal_lm.get_decoder(), inputs, use_prefix=not self.args.gradient_checkpointing)
+            hidden = causal_lm.get_decoder()(input_ids=inputs["input_ids"], attention_mask=inputs.get("attention_mask")).last_hidden_state
             logits = causal_lm.get_output_embeddings()(hidden[:, :-1][keep])
             loss = torch.nn.functional.cross_entropy(logits.float(), labels[keep], reduction="sum")
             # Normalised over the post tokens of the whole accumulated batch when the Trainer counted them.

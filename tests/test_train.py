@@ -116,7 +116,7 @@ def test_post_token_loss_equals_the_full_forward_loss(tiny_model_dir, tmp_path):
     from transformers import AutoModelForCausalLM, AutoTokenizer, TrainingArguments
 
     from studio.dataset import build_examples, pad_batch
-    from studio.trainer import post_token_trainer, shared_prefix_length
+    from studio.trainer import post_token_trainer
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
     torch.manual_seed(0)
@@ -124,7 +124,6 @@ def test_post_token_loss_equals_the_full_forward_loss(tiny_model_dir, tmp_path):
                            LoraConfig(r=4, target_modules="all-linear", init_lora_weights=False))
     batch = pad_batch(build_examples([Post(p) for p in POSTS[:4]], tokenizer, "You are Tiny. Reply as Tiny would.", 64), tokenizer.pad_token_id)
     assert (batch["attention_mask"] == 0).any()  # padded rows included
-    assert shared_prefix_length(batch) >= 16  # the system prompt runs once for the batch
     trainer = post_token_trainer()(model=model, args=TrainingArguments(output_dir=str(tmp_path), use_cpu=True, report_to="none"))
     fast = trainer.compute_loss(model, batch)
     fast.backward()
@@ -134,10 +133,7 @@ def test_post_token_loss_equals_the_full_forward_loss(tiny_model_dir, tmp_path):
     full.backward()
     assert torch.allclose(fast, full, atol=1e-5)
     assert all(torch.allclose(a, p.grad, atol=1e-5) for a, p in zip(fast_grads, [p for p in model.parameters() if p.requires_grad]))
-    no_prefix = dict(batch, input_ids=batch["input_ids"].clone())
-    no_prefix["input_ids"][0, 0] += 1  # rows differ from the first token: no shared prefix, the plain path
-    assert shared_prefix_length(no_prefix) == 0
-    assert torch.allclose(trainer.compute_loss(model, no_prefix), model(**no_prefix).loss, atol=1e-5)
+
 
 
 def test_wide_batches_run_in_parts_with_the_same_gradients(tiny_model_dir, tmp_path):
