@@ -42,7 +42,7 @@ def _frames(result: dict) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.
     rows = metrics_rows(result)
     table = pd.DataFrame([[m, *("" if x is None else round(x, 4) for x in values)] for m, *values in rows],
                          columns=["measure", *WHO])
-    plot = pd.DataFrame([{"bar": f"{PLOTTED[m]}: {who}", "who": who, "value": float(v)}
+    plot = pd.DataFrame([{"bar": f"{PLOTTED[m]} · {who.split()[-1]}", "who": who, "value": float(v)}
                          for m, *values in rows if m in PLOTTED for who, v in zip(WHO, values) if v is not None],
                         columns=["bar", "who", "value"])
     samples = pd.DataFrame(
@@ -106,7 +106,7 @@ def build(persona: gr.Dropdown | None = None) -> gr.Dropdown:
         plot = gr.BarPlot(x="bar", y="value", color="who", title="0-1 measures", x_title="", y_title="",
                           x_label_angle=-40, sort=None, height=340, y_lim=[0, 1], elem_id="eval-plot", scale=2)
     samples = gr.Dataframe(label="Sample replies, each beside its nearest training post", interactive=False,
-                           wrap=True, elem_id="eval-samples")
+                           wrap=True, column_widths=["14%", "28%", "12%", "26%", "20%"], elem_id="eval-samples")
     lost = gr.Dataframe(label="Knowledge questions the persona lost", interactive=False, wrap=True, elem_id="eval-lost")
     with gr.Accordion("How to read these numbers", open=False):
         gr.Markdown(THRESHOLDS)
