@@ -157,7 +157,7 @@ class EvalConfig(_Settings):
     max_new_tokens: int = field(default=64, metadata={"help": "Longest generated reply, in tokens (Japanese takes about 1.7 tokens per character)."})
     temperature: float = field(default=0.7, metadata={"help": "Sampling temperature of the replies; 0 = greedy. The knowledge probe is always greedy."})
     seed: int = field(default=0, metadata={"help": "Seed for the prompt choice and sampling: the same seed gives the same figures."})
-    loss_posts: int = field(default=200, metadata={"help": "Held-out posts scored for loss and perplexity; 0 = all."})
+    loss_posts: int = field(default=64, metadata={"help": "Held-out posts scored for loss and perplexity (a seeded sample; each costs a forward pass with and without the adapter); 0 = all."})
     reference_posts: int = field(default=200, metadata={"help": "Real held-out posts the replies are compared with; 0 = all."})
     probe: bool = field(default=True, metadata={"help": "Ask the built-in general-knowledge probe (base model against persona)."})
     batch_size: int = field(default=16, metadata={"help": "Prompts per generation batch (base and persona rows run together)."})

@@ -241,3 +241,23 @@ def test_evaluation_of_a_persona_trained_on_the_bundled_model(tmp_path):
     assert evaluation["knowledge"]["base_correct"] >= 10  # the probe is answerable by the bundled model
     assert evaluation["loss"]["persona"]["loss"] < evaluation["loss"]["base"]["loss"]  # 3 steps already help
     assert evaluation["seconds"] < 180
+
+
+def test_held_out_loss_matches_the_model_loss_one_post_at_a_time(tiny_model_dir):
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from studio.dataset import build_examples, pad_batch
+    from studio.evaluation.generate import held_out_loss
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir).eval()
+    texts = ["Coffee first, then code.", "今日はいい天気ですね。散歩に行きます。", "short", "A longer post about parsers " * 4]
+    batched = held_out_loss(model, tokenizer, texts, "You are x.", None, max_length=128, batch_size=3)
+    total = count = 0
+    with torch.no_grad():
+        for example in build_examples([Post(text=t) for t in texts], tokenizer, "You are x.", 128, 0):
+            batch = pad_batch([example], tokenizer.pad_token_id)
+            n = int((batch["labels"][:, 1:] != -100).sum())
+            total, count = total + float(model(**batch).loss) * n, count + n
+    assert batched["tokens"] == count and batched["loss"] == pytest.approx(total / count, abs=1e-3)

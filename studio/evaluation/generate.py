@@ -99,8 +99,13 @@ def generate(model, tokenizer, chats: list[list[dict]], adapters: list[str | Non
 
 def held_out_loss(model, tokenizer, texts: list[str], system_prompt: str, adapter: str | None, max_length: int,
                   seed: int = 0, batch_size: int = 8) -> dict:
-    """Mean cross-entropy per post token (the assistant turn, as in training) and its perplexity."""
+    """Mean cross-entropy per post token (the assistant turn, as in training) and its perplexity.
+
+    The output layer (49k tokens wide for SmolLM2) runs only from the earliest post token of the
+    batch on (`logits_to_keep`), not over the system prompt and user turn."""
     import math
+
+    import torch
 
     from studio.ingest import Post
 
@@ -111,9 +116,14 @@ def held_out_loss(model, tokenizer, texts: list[str], system_prompt: str, adapte
         for start in range(0, len(examples), batch_size):
             chunk = examples[start:start + batch_size]
             batch = {k: v.to(model.device) for k, v in pad_batch(chunk, tokenizer.pad_token_id).items()}
-            count = int((batch["labels"][:, 1:] != IGNORE_INDEX).sum())
-            output = model(**batch, **_adapter_kwargs(model, [adapter] * len(chunk)))
-            total += float(output.loss) * count
-            tokens += count
+            labels = batch.pop("labels")
+            width = labels.shape[1]
+            first = min(e["labels"].index(next(x for x in e["labels"] if x != IGNORE_INDEX)) for e in chunk)
+            keep = width - first + 1  # logits at positions first-1 .. width-1 predict tokens first .. width
+            logits = model(**batch, logits_to_keep=keep, **_adapter_kwargs(model, [adapter] * len(chunk))).logits
+            target = labels[:, width - keep + 1:]
+            total += float(torch.nn.functional.cross_entropy(logits[:, :-1].float().reshape(-1, logits.shape[-1]),
+                                                             target.reshape(-1), ignore_index=IGNORE_INDEX, reduction="sum"))
+            tokens += int((target != IGNORE_INDEX).sum())
     loss = total / max(tokens, 1)
     return {"loss": round(loss, 4), "perplexity": round(math.exp(min(loss, 50)), 2), "tokens": tokens, "posts": len(examples)}
