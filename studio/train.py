@@ -175,6 +175,10 @@ def train_persona(
     callbacks = [_events_callback(emit, config.max_steps, started)]
     if evaluate and config.patience:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=config.patience))
+    if config.probe_steps:  # general knowledge watched during training: {"event": "probe", "step", "accuracy"}
+        from studio.evaluation.probe import probe_callback
+
+        callbacks.append(probe_callback(tokenizer, emit, config.probe_steps, config.probe_stop_drop))
     with tempfile.TemporaryDirectory(prefix="studio-train-") as scratch:
         output_dir = Path(checkpoint_dir) if checkpoint_dir else Path(scratch)
         trainer = post_token_trainer(config.max_batch_tokens)(
@@ -222,5 +226,26 @@ def train_persona(
             with (staging / "data" / f"{split}.jsonl").open("w", encoding="utf-8") as f:
                 f.writelines(json.dumps(post.to_dict(), ensure_ascii=False) + "\n" for post in rows)
     log.info("Trained %s: %d steps in %.1f s, loss %s", slug, trainer.state.global_step, seconds, final_loss)
+    if config.evaluate:
+        persona = _evaluate_after_training(persona, registry, model, tokenizer, config, emit)
     return TrainResult(persona=persona, steps=trainer.state.global_step, seconds=seconds,
                        final_loss=final_loss, posts_used=len(train_posts), model=model)
+
+
+def _evaluate_after_training(persona: Persona, registry: PersonaRegistry, model, tokenizer, config: TrainConfig,
+                             emit: Progress) -> Persona:
+    """Evaluate the new persona on the model just trained (nothing is loaded again). The persona is
+    already saved: a failed evaluation is a warning, and `python -m studio eval NAME` can redo it."""
+    from studio.config import EvalConfig
+    from studio.errors import StudioError
+    from studio.evaluate import evaluate_persona
+
+    try:
+        evaluate_persona(persona.slug, EvalConfig(seed=config.seed), registry, progress=emit, model=model, tokenizer=tokenizer)
+        return registry.get(persona.slug)
+    except StudioError as exc:
+        emit({"event": "warning", "message": f"Evaluation failed: {exc}"})
+    except Exception as exc:  # the saved persona stays; the traceback goes to the log
+        log.exception("evaluation of %s failed", persona.slug)
+        emit({"event": "warning", "message": f"Evaluation failed ({exc!r}); run: python -m studio eval {persona.slug}"})
+    return persona

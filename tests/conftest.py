@@ -27,6 +27,7 @@ def _user_folders(tmp_path, monkeypatch):
     """Every test gets its own registry; nothing touches the user's personas/ or the network."""
     monkeypatch.setenv("PERSONAS_DIR", str(tmp_path / "personas"))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("STUDIO_EVALUATE", "0")  # no evaluation after each training unless a test asks (evaluate=True)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -84,9 +84,14 @@ def render(slug: str | None):
                  f"ETA {last['eta_s']:.0f} s")
     if evals:
         line += f", validation loss {evals[-1]['eval_loss']:.3f}"
+    evaluating = [e for e in events if e["event"] == "evaluate"]  # the evaluation after training (studio.evaluate)
+    if state == "running" and evaluating and evaluating[-1]["stage"] != "done":
+        line += f", evaluating the persona ({evaluating[-1]['stage']})"
     if state == "done":
         done = [e for e in events if e["event"] == "done"][-1]
         line += f". Saved persona `{done['persona']}` in {done['seconds']:.0f} s: open the Chat tab."
+        if evaluating and evaluating[-1].get("summary"):
+            line += f"\n\nEvaluation: {evaluating[-1]['summary']}"
     elif state in ("failed", "interrupted", "cancelled"):
         line += f". {status.get('message', '')}" + (" Press Resume to go on from the last checkpoint." if job.resumable() else "")
     elif state == "queued":

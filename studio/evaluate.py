@@ -1,0 +1,180 @@
+"""Evaluate a persona: does it sound like them, does it copy them, did it forget what it knew?
+
+    evaluate_persona(name) -> dict, stored in persona.json under "evaluation"
+
+1. held-out loss and perplexity on the persona's validation posts, base model against persona;
+2. style: a seeded set of English and Japanese prompts answered by the base model and the persona
+   (both with the persona's system prompt), compared with held-out real posts by sentence-embedding
+   similarity and by interpretable statistics (studio.evaluation.style);
+3. memorisation: the share of replies that copy a training post, each beside its nearest training post;
+4. knowledge retention: the built-in probe, base model against persona (studio.evaluation.probe);
+5. a summary line, verdicts with thresholds, and a markdown section (studio.evaluation.report).
+
+The model is the shared chat engine's (one base model, the adapter switched per row), or the model
+`train_persona` has just trained, so evaluation after training loads nothing again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import random
+import time
+from typing import Callable
+
+from studio.config import EvalConfig
+from studio.dataset import chat_messages
+from studio.errors import PersonaError
+from studio.evaluation import memorisation, probe, report, style
+from studio.evaluation.generate import BASE, generate, held_out_loss
+from studio.registry import Persona, PersonaRegistry, now
+
+log = logging.getLogger(__name__)
+
+STAGES = ("loss", "replies", "probe", "style", "memorisation")
+PROMPTS_EN = (
+    "What's on your mind today?", "How was your weekend?", "What are you working on right now?",
+    "Any plans for tonight?", "What did you eat today?", "What's the best thing that happened this week?",
+    "What annoys you lately?", "Recommend me something.", "What are you looking forward to?",
+    "How's the weather where you are?", "What did you learn recently?", "Tell me about your morning.",
+)
+PROMPTS_JA = (
+    "今日は何してた？", "週末はどうだった？", "最近ハマってることは？", "今夜の予定は？", "今日のごはんは何？",
+    "今週いちばん良かったことは？", "最近イラッとしたことは？", "何かおすすめある？", "楽しみにしていることは？",
+    "そっちの天気はどう？", "最近何か新しいこと覚えた？", "今朝はどんな感じだった？",
+)
+
+
+def choose_prompts(count: int, seed: int) -> list[tuple[str, str]]:
+    """(language, prompt) pairs: half English, half Japanese, drawn with `seed` (cycling past the pool)."""
+    rng = random.Random(seed)
+    chosen = []
+    for lang, pool, n in (("en", PROMPTS_EN, (count + 1) // 2), ("ja", PROMPTS_JA, count // 2)):
+        order = list(pool)
+        rng.shuffle(order)
+        chosen += [(lang, order[i % len(order)]) for i in range(n)]
+    return chosen
+
+
+def _read_posts(persona: Persona, split: str) -> list[str]:
+    path = persona.path / "data" / f"{split}.jsonl"
+    if not path.is_file():
+        return []
+    return [json.loads(line)["text"] for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def _sample(texts: list[str], limit: int, seed: int) -> list[str]:
+    if not limit or len(texts) <= limit:
+        return list(texts)
+    return random.Random(seed).sample(texts, limit)
+
+
+def evaluate_persona(name: str, config: EvalConfig | None = None, registry: PersonaRegistry | None = None,
+                     progress: Callable[[dict], None] | None = None, model=None, tokenizer=None) -> dict:
+    """Evaluate persona `name`, store the result in its manifest (`evaluation`) and return it.
+
+    `progress` gets {"event": "evaluate", "stage", "done", "total"} before each stage. Pass `model`
+    (a PeftModel with the persona's adapter active) and `tokenizer` to reuse a model already loaded."""
+    config = config or EvalConfig()
+    registry = registry or PersonaRegistry()
+    emit = progress or (lambda event: None)
+    persona = registry.get(name)
+    train_posts, validation_posts = _read_posts(persona, "train"), _read_posts(persona, "validation")
+    if not train_posts:
+        raise PersonaError(f"Persona {persona.slug!r} has no training posts in {persona.path / 'data'}; "
+                           "evaluation compares replies with them. Train it again.")
+    started = time.perf_counter()
+    timings: dict[str, float] = {}
+
+    def stage(name_: str):
+        emit({"event": "evaluate", "stage": name_, "done": STAGES.index(name_), "total": len(STAGES)})
+        timings[name_] = time.perf_counter()
+
+    def stage_end(name_: str):
+        timings[name_] = round(time.perf_counter() - timings[name_], 2)
+
+    lock = contextlib.nullcontext()
+    load_started = time.perf_counter()
+    if model is None:
+        from studio.chat import get_engine
+
+        engine = get_engine(persona.base_model.get("spec"))
+        lock = engine._lock  # the engine's generation lock: a chat pane and an evaluation never interleave
+        with lock:
+            adapter = engine._adapter_for(persona)  # loaded once, shared with the chat panes
+        model, tokenizer = engine.model, engine.tokenizer
+    else:
+        adapter = model.active_adapter if isinstance(model.active_adapter, str) else model.active_adapters[0]
+    timings["load"] = round(time.perf_counter() - load_started, 2)
+    max_length = int(persona.train.get("max_length") or 256)
+    held_out = validation_posts or train_posts
+    reference = ("held-out validation posts" if len(validation_posts) >= 2 else
+                 "training posts (too few held-out posts: style figures are optimistic)")
+    result: dict = {"version": 1, "created_at": now(), "config": config.to_dict(), "reference": reference}
+
+    with lock:
+        stage("loss")
+        if validation_posts:
+            scored = _sample(validation_posts, config.loss_posts, config.seed)
+            result["loss"] = {
+                side: held_out_loss(model, tokenizer, scored, persona.system_prompt, which, max_length, config.seed)
+                for side, which in (("base", BASE), ("persona", adapter))
+            }
+        else:
+            result["loss"] = None
+        stage_end("loss")
+
+        stage("replies")
+        prompts = choose_prompts(config.prompts, config.seed)
+        chats = [chat_messages(persona.system_prompt, text) for _, text in prompts]
+        replies = generate(model, tokenizer, chats + chats, [BASE] * len(chats) + [adapter] * len(chats),
+                           max_new_tokens=config.max_new_tokens, temperature=config.temperature, seed=config.seed,
+                           batch_size=config.batch_size * 2)
+        base_replies, persona_replies = replies[:len(chats)], replies[len(chats):]
+        stage_end("replies")
+
+        stage("probe")
+        result["knowledge"] = probe.run_probe(model, tokenizer, adapter, batch_size=max(config.batch_size * 2, 2 * len(probe.questions()))) if config.probe else None
+        stage_end("probe")
+
+    stage("style")
+    real = _sample(held_out, config.reference_posts, config.seed)
+    groups = {"base": base_replies, "persona": persona_replies, "real": real}
+    result["style"] = {
+        "similarity": style.similarity({"base": base_replies, "persona": persona_replies}, real),
+        "stats": {k: style.text_stats(v) for k, v in groups.items()},
+        "lengths": {k: style.length_histogram(v) for k, v in groups.items()},
+        "words": style.characteristic_words(groups),
+    }
+    if result["style"]["similarity"] is None:
+        result.setdefault("warnings", []).append(
+            f"Style similarity skipped: the embedding model is not installed ({style.INSTALL_EMBEDDER})"
+            if style.embedder_dir() is None else "Style similarity skipped: fewer than 2 real posts to compare with.")
+    stage_end("style")
+
+    stage("memorisation")
+    detector = memorisation.CopyDetector(train_posts)
+    persona_checks = [detector.check(r) for r in persona_replies]
+    base_checks = [detector.check(r) for r in base_replies]
+    result["memorisation"] = {
+        "replies": len(persona_checks), "copied": sum(c["copied"] for c in persona_checks),
+        "copy_rate": memorisation.copy_rate(persona_checks), "base_copy_rate": memorisation.copy_rate(base_checks),
+        "training_posts": len(train_posts),
+    }
+    result["samples"] = [
+        {"lang": lang, "prompt": text, "persona": p, "base": b, "copied": c["copied"], "reasons": c["reasons"],
+         "nearest": c["nearest"], "longest_common": c["longest_common"], "jaccard": c["jaccard"]}
+        for (lang, text), p, b, c in zip(prompts, persona_replies, base_replies, persona_checks)
+    ]
+    stage_end("memorisation")
+
+    result["verdicts"] = report.verdicts(result["style"]["similarity"], result["memorisation"]["copy_rate"], result["knowledge"])
+    result["summary"] = report.summary_line(result)
+    result["seconds"] = round(time.perf_counter() - started, 2)
+    result["timings"] = timings
+    result["markdown"] = report.markdown(result)
+    registry.update(persona.slug, evaluation=result)
+    emit({"event": "evaluate", "stage": "done", "done": len(STAGES), "total": len(STAGES), "summary": result["summary"]})
+    log.info("Evaluated %s in %.1f s: %s", persona.slug, result["seconds"], result["summary"])
+    return result

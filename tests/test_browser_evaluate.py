@@ -1,0 +1,50 @@
+"""The Evaluate tab in Debian's chromium: a persona's stored evaluation is shown, and "Run evaluation"
+redoes it with a progress bar. Screenshot: artifacts/browser-evaluate.png."""
+
+from __future__ import annotations
+
+import pytest
+
+from studio.config import TrainConfig
+from studio.ingest import Post
+from studio.registry import PersonaRegistry
+from studio.train import train_persona
+from tests.test_browser import CHROMIUM, ROOT, app_url  # noqa: F401  (the app fixture)
+from tests.test_evaluate import POSTS
+
+pytestmark = pytest.mark.browser
+
+
+def test_evaluate_tab_shows_and_reruns_an_evaluation(app_url, tmp_path, tiny_model_dir):  # noqa: F811
+    from playwright.sync_api import expect, sync_playwright
+
+    registry = PersonaRegistry(tmp_path / "personas")  # the app's registry
+    config = TrainConfig(base_model=str(tiny_model_dir), max_steps=4, max_length=96, eval_steps=0, evaluate=True)
+    train_persona([Post(text=t) for t in POSTS], "Eval Bot", config, registry=registry)
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"])
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(app_url)
+        page.get_by_role("tab", name="4. Evaluate").click()
+        summary = page.locator("#eval-summary")
+        expect(summary).to_contain_text("sounds like them:", timeout=30_000)
+        expect(summary).to_contain_text("on 16 prompts")
+        expect(page.locator("#eval-metrics")).to_contain_text("knowledge probe accuracy")
+        expect(page.locator("#eval-samples")).to_contain_text("nearest training post")
+
+        page.fill("#eval-prompts input[type=number]", "4")
+        page.keyboard.press("Tab")
+        page.click("#eval-run")
+        expect(summary).to_contain_text("on 4 prompts", timeout=120_000)
+        expect(summary).to_contain_text("copies them:")
+        page.wait_for_timeout(1000)  # let the plot draw before the picture
+        artifacts = ROOT / "artifacts"
+        artifacts.mkdir(exist_ok=True)
+        page.screenshot(path=str(artifacts / "browser-evaluate.png"), full_page=True)
+        evaluation = registry.get("eval-bot").extra["evaluation"]
+        assert evaluation["config"]["prompts"] == 4
+        for sample in evaluation["samples"]:  # each prompt shown with its reply's nearest training post
+            expect(page.locator("#eval-samples")).to_contain_text(sample["prompt"])
+            expect(page.locator("#eval-samples")).to_contain_text(sample["nearest"])
+        browser.close()
