@@ -125,10 +125,10 @@ def run_studio(fixture: str, mode: str, args) -> tuple:
 
     registry = PersonaRegistry(Path(os.environ["PERSONAS_DIR"]))
     if mode == "speed":
-        result = train_persona(load_file(FIXTURES[fixture]), NAME, TrainConfig(max_steps=1 + args.steps), registry=registry)
+        result = train_persona(load_file(FIXTURES[fixture]), NAME, TrainConfig(max_steps=1 + args.steps, evaluate=False), registry=registry)
         return result.model, None
     train, val, report = epoch_subset(fixture, args.epoch_posts, args.val_posts)
-    config = TrainConfig(max_steps=math.ceil(len(train) / BATCH))
+    config = TrainConfig(max_steps=math.ceil(len(train) / BATCH), evaluate=False)
     result = train_persona(train, NAME, config, registry=registry, clean=CleanConfig(validation_fraction=0), report=report)
     return result.model, val
 
