@@ -37,7 +37,7 @@ def export_zip(name: str, out: str | Path | None = None, include_data: bool = Tr
     registry = registry or PersonaRegistry()
     persona = registry.get(name)
     out = Path(out) if out else Path(f"{persona.slug.replace('@', '-')}.zip")
-    if out.is_dir():
+    if out.is_dir() or out.suffix.lower() != ".zip":  # a folder (made if needed)
         out = out / f"{persona.slug.replace('@', '-')}.zip"
     files = [persona.path / MANIFEST, persona.path / "README.md", *sorted((persona.path / "adapter").glob("*"))]
     if include_data:
@@ -80,7 +80,7 @@ def _check_members(archive: zipfile.ZipFile, limit: int) -> tuple[dict[str, zipf
             raise InputError(f"Refused: {info.filename} is a pickle file; Persona Studio only loads safetensors weights.")
         if not ALLOWED.match(name):
             raise InputError(f"Refused: unexpected file {info.filename!r} in the archive. A persona export holds only "
-                             "persona.json, README.md, adapter/ (adapter_config.json, adapter_model.safetensors) and data/*.jsonl.")
+                             "persona.json, README.md, adapter/ (adapter_config.json, adapter_model.safetensors) and data/ (train.jsonl, validation.jsonl).")
         total += info.file_size
         if total > limit:
             raise InputError(f"Refused: the archive unpacks to more than {limit // 2**20} MB "
