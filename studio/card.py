@@ -70,11 +70,10 @@ def _data_section(persona: Persona, include_examples: bool) -> str:
     lines = ["## Training data", "",
              f"Posts loaded: **{_fmt(data.get('loaded'))}**, kept after cleaning: **{_fmt(data.get('kept'))}**.", ""]
     steps = data.get("steps") or {}
-    if steps:
-        lines += ["| cleaning step | removed | changed |", "|---|---:|---:|"]
-        lines += [f"| {name.replace('_', ' ')} | {s.get('removed', 0)} | {s.get('changed', 0)} |"
-                  for name, s in steps.items() if isinstance(s, dict) and (s.get("removed") or s.get("changed"))]
-        lines.append("")
+    rows = [f"| {name.replace('_', ' ')} | {s.get('removed', 0)} | {s.get('changed', 0)} |"
+            for name, s in steps.items() if isinstance(s, dict) and (s.get("removed") or s.get("changed"))]
+    if rows:
+        lines += ["| cleaning step | removed | changed |", "|---|---:|---:|", *rows, ""]
     if stats.get("date_range"):
         lines.append(f"- Date range: {stats['date_range'][0]} to {stats['date_range'][1]}")
     if stats.get("languages"):

@@ -37,12 +37,12 @@ def cmd_show(args) -> int:
 def cmd_versions(args) -> int:
     versions = PersonaRegistry().versions(args.name)
     if args.json:
-        print(json.dumps([{"ref": f"{versions[0].slug}@v{p.version}", "current": i == 0, **_summary(p)}
+        print(json.dumps([{"ref": f"{p.base_slug}@v{p.version}", "current": i == 0, **_summary(p)}
                           for i, p in enumerate(versions)], ensure_ascii=False))
         return 0
     for i, p in enumerate(versions):
         row = _summary(p)
-        print(f"{versions[0].slug}@v{p.version:<4} {'current' if i == 0 else '       '} trained {p.created_at}  "
+        print(f"{p.base_slug}@v{p.version:<4} {'current' if i == 0 else '       '} trained {p.created_at}  "
               f"steps={row['steps']}  loss={row['final_loss']}  val={row['validation_loss']}  posts={row['posts']}")
     return 0
 

@@ -286,7 +286,8 @@ class PersonaRegistry:
         return persona
 
     def versions(self, name: str) -> list[Persona]:
-        """Every version of a persona, newest number first; the current one is the first with `path` at the top."""
+        """Every version of a persona: the current one first (its `path` is the persona folder), then the
+        earlier ones, highest number first. After a restore the current one need not have the highest number."""
         current = self.get(name.split("@", 1)[0])
         found = [current]
         for number in self._version_numbers(current.path):
@@ -296,7 +297,7 @@ class PersonaRegistry:
                     found.append(self._version_persona(current, folder, number))
                 except PersonaError:
                     continue  # listed by problems()
-        return sorted(found, key=lambda p: p.version, reverse=True)
+        return [current] + sorted(found[1:], key=lambda p: p.version, reverse=True)
 
     def get_version(self, name: str, number: int) -> Persona:
         current = self.get(name)

@@ -38,6 +38,8 @@ def test_manage_a_persona_from_the_cli(capsys, tiny_persona, tmp_path):
     code, out, _ = run(capsys, "versions", "tiny", "--json")
     assert [(v["ref"], v["current"]) for v in json.loads(out)] == [("tiny@v2", True), ("tiny@v1", False)]
     assert run(capsys, "restore", "tiny@v1")[0] == 0 and PersonaRegistry().get("tiny").version == 1
+    code, out, _ = run(capsys, "versions", "tiny", "--json")
+    assert [(v["ref"], v["current"]) for v in json.loads(out)] == [("tiny@v1", True), ("tiny@v2", False)]
     assert run(capsys, "rename", "tiny", "Tiny Two")[0] == 0 and PersonaRegistry().exists("tiny-two")
     assert run(capsys, "delete", "tiny-two@v2")[0] == 0
     assert [p.version for p in PersonaRegistry().versions("tiny-two")] == [1]

@@ -42,8 +42,8 @@ def test_restore_and_delete_version(tmp_path):
     restored = registry.restore("koume", 1)
     assert restored.version == 1 and restored.system_prompt == "one" and restored.slug == "koume"
     assert (restored.adapter_dir / "adapter_model.safetensors").read_bytes() == b"one"
-    assert [(p.version, p.system_prompt) for p in registry.versions("koume")] == [(2, "two"), (1, "one")]
-    assert registry.get("koume").version == 1
+    assert [(p.version, p.system_prompt) for p in registry.versions("koume")] == [(1, "one"), (2, "two")]
+    assert registry.get("koume").version == 1 and registry.get("koume@v2").system_prompt == "two"
     with pytest.raises(PersonaError, match="current version"):
         registry.delete_version("koume", 1)
     registry.delete("koume@v2")
