@@ -15,7 +15,12 @@ PANES = 2
 
 
 def persona_choices() -> list[tuple[str, str]]:
-    return [(BASE_LABEL, BASE)] + [(f"{p.name} ({p.slug})", p.slug) for p in PersonaRegistry().list()]
+    """The base model, every persona, and each persona's earlier versions (`NAME@vN`, to compare with)."""
+    registry, choices = PersonaRegistry(), [(BASE_LABEL, BASE)]
+    for p in registry.list():
+        choices.append((f"{p.name} ({p.slug})", p.slug))
+        choices += [(f"{p.name} v{v.version} ({v.slug})", v.slug) for v in registry.versions(p.slug)[1:]]
+    return choices
 
 
 def refresh(*current: str):
