@@ -3,8 +3,9 @@
     python -m studio ingest INPUT... --out posts.jsonl [--report report.json]
     python -m studio train --posts FILE --name NAME [--base MODEL] [--max-steps N] [--lr LR] [--rank R] [--json]
     python -m studio list [--json]
-    python -m studio chat NAME|base "MESSAGE" [--system TEXT] [--max-new-tokens N] [--seed S] [--json]
+    python -m studio chat NAME|base|NAME@vN "MESSAGE" [--system TEXT] [--max-new-tokens N] [--seed S] [--json]
     python -m studio eval NAME [--prompts N] [--seed S] [--json]
+    python -m studio show|versions|rename|delete|restore|export|import|push|pull|card ...  (studio/cli_personas.py)
 
 Errors a user can fix are printed as one line on stderr with exit status 2, no traceback.
 """
@@ -19,6 +20,8 @@ import sys
 from pathlib import Path
 
 from studio import __version__
+from studio.cli_personas import add_persona_commands
+from studio.cli_personas import persona_summary as _summary
 from studio.config import GenerationConfig, TrainConfig
 from studio.errors import StudioError
 from studio.registry import PersonaRegistry, slugify
@@ -148,14 +151,17 @@ def cmd_list(args) -> int:
     if args.json:
         print(json.dumps([{"slug": p.slug, "name": p.name, "base_model": p.base_model.get("id"),
                            "posts": p.data.get("kept"), "steps": p.metrics.get("steps"),
-                           "final_loss": p.metrics.get("final_loss"), "created_at": p.created_at}
+                           "final_loss": p.metrics.get("final_loss"), "created_at": p.created_at, **_summary(p)}
                           for p in personas], ensure_ascii=False))
         return 0
     if not personas:
         print(f"No personas in {registry.root}. Train one: python -m studio train --posts FILE --name NAME")
     for p in personas:
-        print(f"{p.slug:24} {p.name:24} posts={p.data.get('kept', '?'):<6} steps={p.metrics.get('steps', '?'):<5} "
-              f"loss={p.metrics.get('final_loss', '?')}  base={p.base_model.get('id', '?')}")
+        row = _summary(p)
+        print(f"{p.slug:24} {p.name:24} v{row['version']:<3} posts={p.data.get('kept', '?'):<6} steps={p.metrics.get('steps', '?'):<5} "
+              f"loss={p.metrics.get('final_loss', '?')}  val={row['validation_loss'] if row['validation_loss'] is not None else '-'}  "
+              f"adapter={row['adapter_mb']} MB  updated={p.updated_at[:10]}  base={p.base_model.get('id', '?')}"
+              + (f"  eval: {row['evaluation']}" if row["evaluation"] else ""))
     for problem in registry.problems():
         print(f"broken: {problem}", file=sys.stderr)
     return 0
@@ -265,6 +271,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the whole evaluation as one JSON object")
     add_config_arguments(p, EvalConfig, "evaluation")
     p.set_defaults(func=cmd_eval)
+    add_persona_commands(sub)
     return parser
 
 

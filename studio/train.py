@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from studio.card import write_card
 from studio.clean import CleanConfig, CleanReport, clean_posts, split_posts
 from studio.config import TrainConfig
 from studio.dataset import build_examples, default_system_prompt, ensure_chat_template, pad_batch
@@ -225,6 +226,7 @@ def train_persona(
         for split, rows in (("train", train_posts), ("validation", validation_posts)):
             with (staging / "data" / f"{split}.jsonl").open("w", encoding="utf-8") as f:
                 f.writelines(json.dumps(post.to_dict(), ensure_ascii=False) + "\n" for post in rows)
+    write_card(persona, registry)  # README.md: the model card (studio/card.py)
     log.info("Trained %s: %d steps in %.1f s, loss %s", slug, trainer.state.global_step, seconds, final_loss)
     if config.evaluate:
         persona = _evaluate_after_training(persona, registry, model, tokenizer, config, emit)

@@ -1,4 +1,4 @@
-"""The Evaluate tab in Debian's chromium: a persona's stored evaluation is shown, and "Run evaluation"
+"""The evaluation in the Personas tab, in Debian's chromium: a persona's stored evaluation is shown, and "Run evaluation"
 redoes it with a progress bar. Screenshot: artifacts/browser-evaluate.png."""
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ def test_evaluate_tab_shows_and_reruns_an_evaluation(app_url, tmp_path, tiny_mod
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"])
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         page.goto(app_url)
-        page.get_by_role("tab", name="4. Evaluate").click()
+        page.get_by_role("tab", name="4. Personas").click()  # the evaluation sits in the Personas tab
         summary = page.locator("#eval-summary")
         expect(summary).to_contain_text("sounds like them:", timeout=30_000)
         expect(summary).to_contain_text("on 16 prompts")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gradio as gr
 
 from studio import __version__
-from studio.ui import chat_tab, data_tab, evaluation_view, train_tab
+from studio.ui import chat_tab, data_tab, personas_tab, train_tab
 
 INTRO = f"""# Persona Studio <small>v{__version__}</small>
 Upload someone's posts, train a persona (a LoRA adapter), and chat with it beside the base model.
@@ -22,10 +22,10 @@ def build_ui() -> gr.Blocks:
             trained = train_tab.build(posts, report, clean, table)
         with gr.Tab("3. Chat", id="chat") as chat:
             targets = chat_tab.build(trained)
+        with gr.Tab("4. Personas", id="personas") as personas:
+            selected, listing = personas_tab.build()
         # the registry may change from the CLI or another browser tab: refresh on page load and tab switch
         gr.on([demo.load, chat.select], chat_tab.refresh, targets, targets)
-        with gr.Tab("4. Evaluate", id="evaluate") as evaluate:  # to move into the Personas tab
-            evaluated = evaluation_view.build()
-        gr.on([demo.load, evaluate.select], evaluation_view.refresh, evaluated, evaluated)
+        gr.on([demo.load, personas.select], personas_tab.refresh, selected, listing)
     demo.queue(default_concurrency_limit=1)
     return demo

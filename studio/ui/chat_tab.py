@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gradio as gr
 
+from studio import space
 from studio.chat import BASE, BASE_LABEL, DEFAULT_BASE_PROMPT, get_engine
 from studio.config import GenerationConfig
 from studio.errors import PersonaError
@@ -14,7 +15,12 @@ PANES = 2
 
 
 def persona_choices() -> list[tuple[str, str]]:
-    return [(BASE_LABEL, BASE)] + [(f"{p.name} ({p.slug})", p.slug) for p in PersonaRegistry().list()]
+    """The base model, every persona, and each persona's earlier versions (`NAME@vN`, to compare with)."""
+    registry, choices = PersonaRegistry(), [(BASE_LABEL, BASE)]
+    for p in registry.list():
+        choices.append((f"{p.name} ({p.slug})", p.slug))
+        choices += [(f"{p.name} v{v.version} ({v.slug})", v.slug) for v in registry.versions(p.slug)[1:]]
+    return choices
 
 
 def refresh(*current: str):
@@ -96,7 +102,7 @@ def build(trained: gr.State) -> list[gr.Dropdown]:
         clear = gr.Button("Clear chats")
         refresh_button = gr.Button("Refresh personas")
     panes = [c for trio in zip(targets, systems, chats) for c in trio]
-    gr.on([send_button.click, message.submit], send, [message, *panes], [message, *chats], concurrency_id="chat")
+    gr.on([send_button.click, message.submit], space.gpu(send), [message, *panes], [message, *chats], concurrency_id="chat")
     clear.click(lambda: [[] for _ in chats], None, chats)
     gr.on([refresh_button.click, trained.change], refresh, targets, targets)
     return targets

@@ -9,7 +9,7 @@ from __future__ import annotations
 import gradio as gr
 import pandas as pd
 
-from studio import jobs
+from studio import jobs, space
 from studio.config import TrainConfig, default_base
 from studio.errors import InputError, PersonaError
 from studio.models import cuda_available
@@ -32,6 +32,7 @@ def start(posts: list[dict], report, clean, table, name: str, base: str, steps: 
           system: str, overwrite: bool, method: str, epochs: float, eval_steps: float, patience: float):
     if not posts:
         raise InputError("No posts loaded: go to the Data tab, upload posts and press 'Load and clean posts' first.")
+    space.check_training_allowed()  # off on ZeroGPU / CPU Spaces, with the reason (studio/space.py)
     slugify(name)
     config = TrainConfig(base_model=base or default_base(), method=method, max_steps=steps, learning_rate=lr, rank=rank,
                          epochs=epochs, eval_steps=eval_steps, patience=patience)
@@ -126,7 +127,8 @@ def resume(slug: str | None):
 
 def build(posts: gr.State, report: gr.State, clean: gr.State, table: gr.Dataframe) -> gr.State:
     """Returns a State that changes when a persona is saved (the Chat tab refreshes on it)."""
-    gr.Markdown(device_note(), elem_id="train-device")
+    gr.Markdown(device_note() + ("\n\n**" + space.training_disabled_reason() + "**" if space.training_disabled_reason() else ""),
+                elem_id="train-device")
     help_ = TrainConfig.help()
     with gr.Row():
         name = gr.Textbox(label="Persona name", placeholder="e.g. koume", elem_id="train-name")

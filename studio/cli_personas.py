@@ -1,0 +1,186 @@
+"""CLI commands for the persona registry, sharing and the Hub (the Personas tab calls the same functions).
+
+    python -m studio show|versions NAME [--json];  rename OLD NEW;  delete NAME|NAME@vN;  restore NAME@vN
+    python -m studio export NAME [--out PATH] [--no-data] [--character-card];  import FILE [--name N] [--base B]
+    python -m studio push NAME --repo USER/REPO [--private];  pull USER/REPO [--name N] [--base B];  card NAME
+"""
+
+from __future__ import annotations
+
+import json
+
+from studio.errors import StudioError
+from studio.registry import PersonaRegistry
+
+
+def persona_summary(p) -> dict:
+    """One persona's row: what `list --json` and the Personas tab show."""
+    from studio.personas import persona_row
+
+    return persona_row(p)
+
+
+_summary = persona_summary
+
+
+def cmd_show(args) -> int:
+    from studio.personas import describe
+
+    persona = PersonaRegistry().get(args.name)
+    if args.json:
+        print(json.dumps({**persona.to_json(), "path": str(persona.path), **_summary(persona)}, ensure_ascii=False, indent=2))
+    else:
+        print(describe(persona))
+    return 0
+
+
+def cmd_versions(args) -> int:
+    versions = PersonaRegistry().versions(args.name)
+    if args.json:
+        print(json.dumps([{"ref": f"{p.base_slug}@v{p.version}", "current": i == 0, **_summary(p)}
+                          for i, p in enumerate(versions)], ensure_ascii=False))
+        return 0
+    for i, p in enumerate(versions):
+        row = _summary(p)
+        print(f"{p.base_slug}@v{p.version:<4} {'current' if i == 0 else '       '} trained {p.created_at}  "
+              f"steps={row['steps']}  loss={row['final_loss']}  val={row['validation_loss']}  posts={row['posts']}")
+    return 0
+
+
+def _version_ref(ref: str, number: int | None) -> tuple[str, int]:
+    from studio.registry import VERSION_REF
+
+    match = VERSION_REF.match(ref.strip())
+    if match:
+        return match["name"], int(match["n"])
+    if number is None:
+        raise StudioError(f"Say which version: NAME@vN (e.g. {ref}@v1); see python -m studio versions {ref}")
+    return ref, number
+
+
+def cmd_restore(args) -> int:
+    name, number = _version_ref(args.ref, args.version)
+    persona = PersonaRegistry().restore(name, number)
+    print(f"{persona.slug} is now v{persona.version}; the version it replaced is kept (python -m studio versions {persona.slug}).")
+    return 0
+
+
+def cmd_rename(args) -> int:
+    persona = PersonaRegistry().rename(args.name, args.new_name)
+    print(f"Renamed to {persona.name!r} ({persona.slug}).")
+    return 0
+
+
+def cmd_delete(args) -> int:
+    PersonaRegistry().delete(args.name)
+    print(f"Deleted {args.name}.")
+    return 0
+
+
+def cmd_export(args) -> int:
+    from studio.share import export_zip, write_character_card
+
+    if args.character_card:
+        path = write_character_card(args.name, args.out)
+    else:
+        path = export_zip(args.name, args.out, include_data=not args.no_data)
+    print(f"Wrote {path}")
+    return 0
+
+
+def cmd_import(args) -> int:
+    from studio.share import import_zip
+
+    persona = import_zip(args.file, name=args.name, base=args.base, overwrite=args.overwrite)
+    print(f"Imported {persona.name!r} as {persona.slug} (v{persona.version}).")
+    return 0
+
+
+def cmd_push(args) -> int:
+    from studio.hub import push
+
+    url = push(args.name, args.repo, private=args.private)  # the token: HF_TOKEN only, never an argument
+    print(f"Pushed {args.name} to {url}")
+    return 0
+
+
+def cmd_pull(args) -> int:
+    from studio.hub import pull
+
+    persona = pull(args.repo, name=args.name, base=args.base, overwrite=args.overwrite, revision=args.revision)
+    print(f"Pulled {args.repo} as {persona.slug} (v{persona.version}); chat with: python -m studio chat {persona.slug} \"Hi\"")
+    return 0
+
+
+def cmd_card(args) -> int:
+    from studio.card import build_card, write_card
+
+    persona = PersonaRegistry().get(args.name)
+    if args.print:
+        print(build_card(persona, include_examples=args.include_examples))
+    else:
+        print(f"Wrote {write_card(persona, include_examples=args.include_examples)}")
+    return 0
+
+
+
+def add_persona_commands(sub) -> None:
+    """The registry, sharing and Hub commands (the Personas tab does the same)."""
+    p = sub.add_parser("show", help="a persona's data report, settings, metrics and versions")
+    p.add_argument("name", metavar="NAME|NAME@vN")
+    p.add_argument("--json", action="store_true", help="print the manifest as JSON")
+    p.set_defaults(func=cmd_show)
+
+    p = sub.add_parser("versions", help="list a persona's versions (retraining keeps the earlier ones)")
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("--json", action="store_true", help="print one JSON array")
+    p.set_defaults(func=cmd_versions)
+
+    p = sub.add_parser("restore", help="make an earlier version the current one (the current one is kept)")
+    p.add_argument("ref", metavar="NAME@vN")
+    p.add_argument("--version", type=int, help="the version number, when NAME has no @vN")
+    p.set_defaults(func=cmd_restore)
+
+    p = sub.add_parser("rename", help="rename a persona (its folder and versions move with it)")
+    p.add_argument("name", metavar="NAME")
+    p.add_argument("new_name", metavar="NEW_NAME")
+    p.set_defaults(func=cmd_rename)
+
+    p = sub.add_parser("delete", help="delete a persona with its versions, or one earlier version (NAME@vN)")
+    p.add_argument("name", metavar="NAME|NAME@vN")
+    p.set_defaults(func=cmd_delete)
+
+    p = sub.add_parser("export", help="write a persona as one .zip (or a Character Card V2 JSON)")
+    p.add_argument("name", metavar="NAME|NAME@vN")
+    p.add_argument("--out", help="file or folder to write (default: ./SLUG.zip)")
+    p.add_argument("--no-data", action="store_true", help="leave the cleaned posts (data/) out of the .zip")
+    p.add_argument("--character-card", action="store_true", help="write a Character Card V2 JSON (SillyTavern) instead")
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("import", help="add a persona from an exported .zip (checked before anything is written)")
+    p.add_argument("file", metavar="FILE.zip")
+    p.add_argument("--name", help="name it differently (default: the name in the archive)")
+    p.add_argument("--base", help="base model to use here when the archive's cannot be found (a local folder or Hub id)")
+    p.add_argument("--overwrite", action="store_true", help="replace a persona of that name (it is kept as a version)")
+    p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser("push", help="upload a persona (adapter, model card, manifest) to the Hugging Face Hub",
+                       description="Upload to the Hub. The token is read from HF_TOKEN (never a command-line argument).")
+    p.add_argument("name", metavar="NAME|NAME@vN")
+    p.add_argument("--repo", required=True, metavar="USER/REPO", help="the Hub repo (created when missing)")
+    p.add_argument("--private", action="store_true", help="create the repo private")
+    p.set_defaults(func=cmd_push)
+
+    p = sub.add_parser("pull", help="bring a Persona Studio repo, or any PEFT LoRA adapter repo, into the registry")
+    p.add_argument("repo", metavar="USER/REPO")
+    p.add_argument("--name", help="persona name (default: the repo name)")
+    p.add_argument("--base", help="base model here (default: the one the adapter names)")
+    p.add_argument("--revision", help="branch, tag or commit")
+    p.add_argument("--overwrite", action="store_true", help="replace a persona of that name (it is kept as a version)")
+    p.set_defaults(func=cmd_pull)
+
+    p = sub.add_parser("card", help="(re)write the persona's model card, README.md")
+    p.add_argument("name", metavar="NAME|NAME@vN")
+    p.add_argument("--include-examples", action="store_true", help="include examples of cleaned posts (only with consent)")
+    p.add_argument("--print", action="store_true", help="print the card instead of writing it")
+    p.set_defaults(func=cmd_card)

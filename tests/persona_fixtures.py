@@ -1,0 +1,37 @@
+"""A tiny trained persona (2 LoRA steps on the tiny random Llama), trained once per session and
+copied into each test's own registry. Import the fixtures into a test module to use them."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from studio.config import TrainConfig
+from studio.ingest import Post
+from studio.registry import PersonaRegistry
+from tests.conftest import POSTS
+
+LANGS = ["en", "en", "en", "ja", "en", "en", "ja", "en"]
+
+
+@pytest.fixture(scope="session")
+def tiny_persona_source(tiny_model_dir, tmp_path_factory):
+    """A registry folder holding the persona 'Tiny' (two steps: enough for real, non-zero LoRA weights)."""
+    from studio.train import train_persona
+
+    root = tmp_path_factory.mktemp("tiny-personas")
+    posts = [Post(text, created_at=f"2024-0{1 + i % 9}-1{i % 9}T10:00:00Z", lang=lang)
+             for i, (text, lang) in enumerate(zip(POSTS, LANGS))]
+    config = TrainConfig(base_model=str(tiny_model_dir), max_steps=2, eval_steps=0, learning_rate=5e-3, seed=0)
+    train_persona(posts, "Tiny", config, registry=PersonaRegistry(root))
+    return root
+
+
+@pytest.fixture
+def tiny_persona(tiny_persona_source):
+    """The registry of this test ($PERSONAS_DIR) with a copy of 'Tiny' in it."""
+    registry = PersonaRegistry()
+    registry.root.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(tiny_persona_source / "tiny", registry.root / "tiny")
+    return registry.get("tiny")

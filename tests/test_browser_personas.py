@@ -1,0 +1,102 @@
+"""The Personas tab in a real browser: table, details, versions, export, push and pull against the
+local stand-in Hub (tests/hub_standin.py), with a screenshot in artifacts/browser-personas.png."""
+
+import re
+
+import pytest
+
+from studio.registry import PersonaRegistry
+from tests import hub_standin
+from tests.persona_fixtures import tiny_persona, tiny_persona_source  # noqa: F401
+from tests.test_browser import CHROMIUM, ROOT, app_url  # noqa: F401
+
+pytestmark = pytest.mark.browser
+TOKEN = "hf_browser_secret_token"
+
+
+@pytest.fixture
+def hub(monkeypatch):
+    """The stand-in Hub; the app process inherits HF_ENDPOINT and is online (for it) through it."""
+    server, state, url = hub_standin.start({TOKEN: {"name": "alice"}})
+    monkeypatch.setenv("HF_ENDPOINT", url)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    yield state
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def two_versions(tiny_persona):
+    """'tiny' retrained once: v2 current, v1 kept."""
+    registry = PersonaRegistry()
+    with registry.create(registry.get("tiny"), overwrite=True) as staging:
+        (staging / "adapter").mkdir()
+        for file in tiny_persona.adapter_dir.iterdir():
+            (staging / "adapter" / file.name).write_bytes(file.read_bytes())
+    return registry
+
+
+def test_personas_tab_versions_export_push_pull(hub, two_versions, app_url, tmp_path, tiny_model_dir):
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"])
+        page = browser.new_page(viewport={"width": 1400, "height": 1700})
+        page.goto(app_url)
+        (ROOT / "artifacts").mkdir(exist_ok=True)
+        page.get_by_role("tab", name="4. Personas").click()
+        expect(page.locator("#personas-table")).to_contain_text("tiny", timeout=30_000)
+        expect(page.locator("#personas-table")).to_contain_text("v2")
+        details = page.locator("#personas-details")
+        expect(details).to_contain_text("8 kept", timeout=30_000)
+        expect(details).to_contain_text("Training")
+
+        page.click("#personas-version input")
+        page.get_by_role("option", name=re.compile(r"^v1 ")).click()
+        page.click("#personas-restore")
+        status = page.locator("#personas-status")
+        expect(status).to_contain_text("tiny is now v1", timeout=30_000)
+        expect(page.locator("#personas-table")).to_contain_text("v1")
+
+        page.get_by_text("Export / import").click()
+        page.click("#personas-export")
+        expect(page.locator("#personas-exported")).to_contain_text(re.compile(r"tiny\s*\.zip"), timeout=30_000)  # the current one, v1
+
+        page.get_by_text("Hugging Face Hub").click()
+        page.fill("#personas-token input", TOKEN)
+        page.fill("#personas-repo textarea", "bob/tiny")
+        page.click("#personas-push")
+        expect(page.get_by_text("belongs to 'bob'").first).to_be_visible(timeout=30_000)
+        page.fill("#personas-repo textarea", "alice/tiny-web")
+        page.click("#personas-push")
+        expect(status).to_contain_text("Pushed tiny to", timeout=60_000)
+        page.fill("#personas-pull-repo textarea", "alice/tiny-web")
+        page.fill("#personas-pull-name textarea", "From Hub")
+        page.fill("#personas-pull-base textarea", str(tiny_model_dir))
+        page.click("#personas-pull")
+        expect(status).to_contain_text("Pulled alice/tiny-web as from-hub", timeout=60_000)
+        expect(page.locator("#personas-table")).to_contain_text("from-hub")
+        page.get_by_role("tab", name="3. Chat").click()  # compare the restored v1 with the kept v2
+        page.click("#chat-target-0 input")
+        page.get_by_role("option", name="Tiny (tiny)").click()
+        page.click("#chat-target-1 input")
+        page.get_by_role("option", name="Tiny v2 (tiny@v2)").click()
+        page.fill("#chat-message textarea", "Hello")
+        page.click("#chat-send")
+        for pane in (0, 1):
+            expect(page.locator(f"#chat-pane-{pane} [data-testid='bot']").last).not_to_be_empty(timeout=60_000)
+        page.wait_for_timeout(1000)
+        page.screenshot(path=str(ROOT / "artifacts" / "browser-personas-compare.png"), full_page=False)
+        page.get_by_role("tab", name="4. Personas").click()
+        page.get_by_text("Model card (README.md)").click()
+        expect(page.locator("#personas-card")).to_contain_text("How to use")
+        page.wait_for_timeout(800)
+        artifacts = ROOT / "artifacts"
+        artifacts.mkdir(exist_ok=True)
+        page.screenshot(path=str(artifacts / "browser-personas.png"), full_page=True)
+        browser.close()
+    files = hub.repos["alice/tiny-web"]["files"]
+    assert files["adapter_model.safetensors"] == (PersonaRegistry().get("from-hub").adapter_dir / "adapter_model.safetensors").read_bytes()
+    assert TOKEN not in (tmp_path / "app.log").read_text()
+    assert not [f for f in (tmp_path / "personas").rglob("*") if f.is_file() and TOKEN.encode() in f.read_bytes()]
