@@ -7,13 +7,16 @@ flipped between requests and switching persona costs nothing after the first loa
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import random
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from studio.config import GenerationConfig, default_base
+from studio.sampling import RowLimits, RowSampler, RowStreamer
 from studio.dataset import chat_messages, ensure_chat_template
 from studio.errors import PersonaError
 from studio.models import load_model, load_tokenizer, resolve_base
@@ -22,6 +25,32 @@ from studio.registry import Persona, PersonaRegistry
 BASE = "base"
 BASE_LABEL = "Base model"
 DEFAULT_BASE_PROMPT = "You are a helpful assistant. Answer briefly."
+BASE_ADAPTER = "__base__"  # PEFT's name for "no adapter" in a mixed batch
+
+
+def new_seed() -> int:
+    return random.SystemRandom().randrange(2**31)
+
+
+@dataclass
+class Row:
+    """One pane's turn: who answers, the whole conversation as chat messages, its settings and seed."""
+
+    persona: Persona | None
+    messages: list[dict]
+    settings: GenerationConfig = field(default_factory=GenerationConfig)
+    seed: int | None = None  # None: a fresh random seed
+
+    def __post_init__(self):
+        self.seed = new_seed() if self.seed is None else int(self.seed)
+
+    @classmethod
+    def make(cls, persona, message, system_prompt=None, history=None, settings=None) -> "Row":
+        settings = settings or GenerationConfig()
+        if system_prompt is None or not system_prompt.strip():
+            system_prompt = persona.system_prompt if persona else DEFAULT_BASE_PROMPT
+        seed = settings.seed if settings.seed is not None else new_seed()
+        return cls(persona, chat_messages(system_prompt, message, history), settings, seed)
 
 
 class ChatEngine:
@@ -32,6 +61,9 @@ class ChatEngine:
         self.model = load_model(self.ref, four_bit=False)
         self._adapters: dict[str, str] = {}  # persona slug -> adapter name (changes when retrained)
         self._lock = threading.Lock()  # one generation at a time: PEFT's per-call adapter hooks are not thread safe
+        self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.tokenizer.eos_token_id
+        ends = self.model.generation_config.eos_token_id
+        self.end_ids = {self.tokenizer.eos_token_id, self.pad_id, *(ends if isinstance(ends, list) else [ends])} - {None}
 
     def _check_base(self, persona: Persona) -> None:
         theirs = (persona.base_model.get("id"), persona.base_model.get("revision"))
@@ -64,6 +96,68 @@ class ChatEngine:
         self.model.eval()
         return name
 
+    def stream_batch(self, rows: list[Row], stop: threading.Event | None = None) -> Iterator[list[str]]:
+        """Answer every row with ONE batched `generate`; yield all rows' texts so far after each step.
+
+        Rows are left-padded; each names its adapter (PEFT mixed-adapter batch, "__base__" for the bare
+        model) and keeps its own sampling settings, seed and token limit (see studio.sampling)."""
+        import torch
+        from transformers import GenerationConfig as HFGenerationConfig
+        from transformers import LogitsProcessorList, StoppingCriteriaList
+
+        halt = threading.Event()  # set when the caller stops reading
+        with self._lock:  # the adapters in use cannot change while this batch runs
+            names = [self._adapter_for(r.persona) if r.persona else BASE_ADAPTER for r in rows]
+            prompts = [list(self.tokenizer.apply_chat_template(r.messages, add_generation_prompt=True, return_dict=True)["input_ids"])
+                       for r in rows]
+            width, pad = max(map(len, prompts)), self.pad_id
+            starts = [width - len(p) for p in prompts]
+            input_ids = torch.tensor([[pad] * s + p for s, p in zip(starts, prompts)], device=self.model.device)
+            mask = torch.tensor([[0] * s + [1] * len(p) for s, p in zip(starts, prompts)], device=self.model.device)
+            limits = [r.settings.max_new_tokens for r in rows]
+            streamer = RowStreamer(self.tokenizer, limits, self.end_ids)
+            config = HFGenerationConfig(max_new_tokens=max(limits), do_sample=False, pad_token_id=pad,
+                                        eos_token_id=sorted(self.end_ids), bos_token_id=self.tokenizer.bos_token_id)
+            kwargs = dict(input_ids=input_ids, attention_mask=mask, generation_config=config, streamer=streamer,
+                          logits_processor=LogitsProcessorList([RowSampler([r.settings for r in rows], starts, [r.seed for r in rows])]),
+                          stopping_criteria=StoppingCriteriaList([RowLimits(width, limits, [e for e in (stop, halt) if e])]))
+            context = self._route(names, kwargs)
+            failure: list[BaseException] = []
+
+            def run():
+                try:
+                    with context, torch.inference_mode():
+                        self.model.generate(**kwargs)
+                except BaseException as exc:  # surfaced in the caller's thread below
+                    failure.append(exc)
+                finally:
+                    streamer.end()
+
+            thread = threading.Thread(target=run, daemon=True)
+            thread.start()
+            try:
+                yield from streamer
+            finally:
+                halt.set()
+                thread.join()
+            if failure:
+                raise failure[0]
+
+    def _route(self, names: list[str], kwargs: dict):
+        """Send each row to its adapter. One adapter for the whole batch: make it the active one (PEFT's plain,
+        faster path); all base: adapters off; a mix: PEFT's per-row `adapter_names`. Called under the lock."""
+        from peft import PeftModel
+
+        if not isinstance(self.model, PeftModel):
+            return contextlib.nullcontext()
+        if set(names) == {BASE_ADAPTER}:
+            return self.model.disable_adapter()
+        if len(set(names)) == 1:
+            self.model.base_model.set_adapter(names[0])
+            return contextlib.nullcontext()
+        kwargs["adapter_names"] = names
+        return contextlib.nullcontext()
+
     def stream(
         self,
         persona: Persona | None,
@@ -72,60 +166,10 @@ class ChatEngine:
         history: list[tuple[str, str]] | None = None,
         settings: GenerationConfig | None = None,
     ) -> Iterator[str]:
-        """Yield the reply so far, token by token. `persona=None` is the base model."""
-        import torch
-        from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
-
-        settings = settings or GenerationConfig()
-        if system_prompt is None or not system_prompt.strip():
-            system_prompt = persona.system_prompt if persona else DEFAULT_BASE_PROMPT
-        messages = chat_messages(system_prompt, message, history)
-        stop = threading.Event()
-
-        class StopOnRequest(StoppingCriteria):
-            def __call__(self, input_ids, scores, **kwargs):
-                return stop.is_set()
-
-        with self._lock:
-            adapter = self._adapter_for(persona) if persona else None
-            inputs = self.tokenizer.apply_chat_template(
-                messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
-            ).to(self.model.device)
-            streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=300)
-            kwargs = dict(
-                **inputs, streamer=streamer, max_new_tokens=settings.max_new_tokens,
-                do_sample=settings.temperature > 0, repetition_penalty=settings.repetition_penalty,
-                pad_token_id=self.tokenizer.pad_token_id, stopping_criteria=StoppingCriteriaList([StopOnRequest()]),
-            )
-            if settings.temperature > 0:
-                kwargs.update(temperature=settings.temperature, top_p=settings.top_p, top_k=0)
-            if self._adapters:  # a PeftModel: name the adapter for this call ("__base__": none)
-                kwargs["adapter_names"] = [adapter or "__base__"]
-            # a fresh process always starts from the same RNG state: without a seed, draw a new one
-            torch.manual_seed(settings.seed) if settings.seed is not None else torch.seed()
-            failure: list[BaseException] = []
-
-            def run():
-                try:
-                    self.model.generate(**kwargs)
-                except BaseException as exc:  # surfaced in the caller's thread below
-                    failure.append(exc)
-                    streamer.end()
-
-            thread = threading.Thread(target=run, daemon=True)
-            thread.start()
-            text = ""
-            try:
-                for piece in streamer:
-                    text += piece
-                    yield text
-            finally:
-                stop.set()
-                thread.join()
-            if failure:
-                raise failure[0]
-            if text.endswith("\ufffd"):  # max_new_tokens cut a multi-byte character in half
-                yield text.rstrip("\ufffd")
+        """Yield one reply so far, token by token. `persona=None` is the base model."""
+        row = Row.make(persona, message, system_prompt, history, settings)
+        for texts in self.stream_batch([row]):
+            yield texts[0]
 
 
 _engines: dict[str, ChatEngine] = {}
@@ -170,3 +214,62 @@ def reply(target: str, message: str, system_prompt: str | None = None, settings:
     for text in engine.stream(persona, message, system_prompt, settings=settings):
         pass
     return Reply(target=persona.slug if persona else BASE, text=text, seconds=time.perf_counter() - started)
+
+
+def chat_targets(registry: PersonaRegistry | None = None) -> list[tuple[str, str]]:
+    """Everything a pane can talk to, as (label, value): the base model, then every persona in the registry.
+    The one place that lists targets; any value here is accepted by `resolve_target`."""
+    registry = registry or PersonaRegistry()
+    return [(BASE_LABEL, BASE)] + [(f"{p.name} ({p.slug})", p.slug) for p in registry.list()]
+
+
+@dataclass
+class Pane:
+    """A pane's side of one message: who answers, under which prompt and settings, after which turns."""
+
+    target: str = BASE
+    system_prompt: str | None = None
+    settings: GenerationConfig = field(default_factory=GenerationConfig)
+    history: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass
+class PaneReply:
+    target: str
+    text: str = ""
+    seed: int | None = None
+    note: str = ""
+
+
+def arena_stream(message: str, panes: list[Pane], registry: PersonaRegistry | None = None,
+                 stop: threading.Event | None = None) -> Iterator[list[PaneReply]]:
+    """Answer one message in every pane; yield every pane's reply so far.
+
+    Panes whose targets share a base model are answered by one batched generate, whatever their
+    settings (each row samples on its own). Panes on another base model cannot share that batch: they
+    run as their own batch afterwards, and their note says so."""
+    if not message or not message.strip():
+        raise PersonaError("The message is empty: type something to send.")
+    resolved = [resolve_target(p.target, registry) for p in panes]
+    groups: dict[int, list[int]] = {}
+    for i, (engine, _) in enumerate(resolved):
+        groups.setdefault(id(engine), []).append(i)
+    rows = [Row.make(persona, message, pane.system_prompt, pane.history, pane.settings)
+            for pane, (_, persona) in zip(panes, resolved)]
+    replies = [PaneReply(target=persona.slug if persona else BASE, seed=None if p.settings.greedy or not p.settings.sampling
+                         else rows[i].seed) for i, (p, (_, persona)) in enumerate(zip(panes, resolved))]
+    for n, members in enumerate(groups.values()):
+        for i in members:
+            shared = [str(j + 1) for j in members if j != i]
+            how = f"one batch with pane{'s' if len(shared) > 1 else ''} {', '.join(shared)}" if shared else "own batch"
+            if len(groups) > 1:
+                how += f" (batch {n + 1} of {len(groups)}: panes on another base model cannot share a batch)"
+            seed = f", seed {replies[i].seed}" if replies[i].seed is not None else ", greedy"
+            replies[i].note = how + seed
+    yield replies
+    for members in groups.values():
+        engine = resolved[members[0]][0]
+        for texts in engine.stream_batch([rows[i] for i in members], stop):
+            for i, text in zip(members, texts):
+                replies[i].text = text
+            yield replies
