@@ -120,3 +120,23 @@ def test_arena_stream_notes_and_stop(arena, tiny_model_dir, monkeypatch):
         if seen == 2:
             stop.set()
     assert seen < 10, "Stop ends the generation within a step"
+
+
+def test_concurrent_users_never_change_each_others_adapter(arena):
+    """Six users at once (base, alpha, beta, twice each): every reply equals that target's reply alone."""
+    registry, engine = arena
+    greedy = GenerationConfig(max_new_tokens=10, greedy=True)
+    rows = {t: Row(registry.get(t) if t else None, chat_messages("S", "hello"), greedy, 0) for t in (None, "alpha", "beta")}
+    alone = {t: list(engine.stream_batch([row]))[-1][0] for t, row in rows.items()}
+    results = {}
+
+    def user(target, k):
+        results[target, k] = list(engine.stream_batch([rows[target]]))[-1][0]
+
+    threads = [threading.Thread(target=user, args=(t, k)) for k in range(2) for t in rows]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(results) == 6 and all(text == alone[t] for (t, _), text in results.items())
+    assert len(set(alone.values())) == 3
