@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 import random
 import threading
 import time
@@ -79,12 +80,18 @@ def skinny_linears(model) -> int:
 
 
 class ChatEngine:
-    def __init__(self, base_spec: str | None = None):
+    """`fused_lora`: compute the batch's LoRA deltas with studio.fused_lora (default; env STUDIO_FUSED_LORA=0
+    turns it off) instead of PEFT's per-layer forward with `adapter_names`. Both give the same replies."""
+
+    def __init__(self, base_spec: str | None = None, fused_lora: bool | None = None):
         self.ref = resolve_base(base_spec or default_base())
         self.tokenizer = load_tokenizer(self.ref)
         ensure_chat_template(self.tokenizer)
         self.model = load_model(self.ref, four_bit=False)
         skinny_linears(self.model)
+        if fused_lora is None:
+            fused_lora = os.environ.get("STUDIO_FUSED_LORA", "1") != "0"
+        self.fused_lora, self._fused = fused_lora, None
         self._adapters: dict[str, str] = {}  # persona slug -> adapter name (changes when retrained)
         self._lock = threading.Lock()  # one generation at a time: PEFT's per-call adapter hooks are not thread safe
         self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.tokenizer.eos_token_id
@@ -120,6 +127,10 @@ class ChatEngine:
             self.model.delete_adapter(old)
         self._adapters[persona.slug] = name
         self.model.eval()
+        if self.fused_lora:
+            from studio.fused_lora import FusedLoRA
+
+            self._fused = FusedLoRA(self.model)  # adapters changed: new stacks (and maybe new layers)
         return name
 
     def stream_batch(self, rows: list[Row], stop: threading.Event | None = None) -> Iterator[list[str]]:
@@ -176,6 +187,8 @@ class ChatEngine:
 
         if not isinstance(self.model, PeftModel):
             return contextlib.nullcontext()
+        if self._fused is not None and self._fused.supported(names):
+            return self._fused_route(names)
         if set(names) == {BASE_ADAPTER}:
             return self.model.disable_adapter()
         if len(set(names)) == 1:
@@ -183,6 +196,14 @@ class ChatEngine:
             return contextlib.nullcontext()
         kwargs["adapter_names"] = names
         return contextlib.nullcontext()
+
+    @contextlib.contextmanager
+    def _fused_route(self, names: list[str]):
+        self._fused.route(names)
+        try:
+            yield
+        finally:
+            self._fused.clear()
 
     def stream(
         self,

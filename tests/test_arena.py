@@ -24,6 +24,12 @@ def arena(tiny_model_dir, tmp_path_factory):
     return registry, ChatEngine(str(tiny_model_dir))
 
 
+@pytest.fixture(scope="module")
+def peft_engine(tiny_model_dir):
+    """The same engine with PEFT's own per-row `adapter_names` path instead of the fused LoRA deltas."""
+    return ChatEngine(str(tiny_model_dir), fused_lora=False)
+
+
 # three panes with different prompts and histories, so rows have different lengths (left padding is exercised)
 PANES = [
     (None, "You are a test.", [], "hello"),
@@ -60,9 +66,11 @@ def rows_for(registry, settings_list):
             for (t, s, h, m), st in zip(PANES, settings_list)]
 
 
+@pytest.mark.parametrize("path", ["fused", "peft"])
 @pytest.mark.parametrize("mode", ["greedy", "sampled"])
-def test_one_batch_equals_each_model_alone(arena, tiny_model_dir, mode, monkeypatch):
+def test_one_batch_equals_each_model_alone(arena, peft_engine, tiny_model_dir, mode, path, monkeypatch):
     registry, engine = arena
+    engine = engine if path == "fused" else peft_engine
     if mode == "greedy":
         settings = [GenerationConfig(max_new_tokens=n, greedy=True) for n in (10, 14, 12)]
     else:  # every row its own temperature, top-k, top-p, penalties and seed
@@ -77,7 +85,8 @@ def test_one_batch_equals_each_model_alone(arena, tiny_model_dir, mode, monkeypa
     monkeypatch.setattr(engine.model, "generate", lambda *a, **k: calls.append(k.get("adapter_names")) or generate(*a, **k))
     batched = list(engine.stream_batch(rows))[-1]
     assert len(calls) == 1, "one generate call for all three panes"
-    assert calls[0][0] == "__base__" and calls[0][1] != calls[0][2], "each row names its own adapter"
+    names = calls[0] if path == "peft" else next(k for k in engine._fused._cache if len(set(k)) == 3)
+    assert names[0] == "__base__" and len(set(names)) == 3, "each row names its own adapter"
     expected = [reference(tiny_model_dir, r.persona, r.messages, s, s.seed or 0) for r, s in zip(rows, settings)]
     assert batched == expected
     assert len(set(expected)) == 3, "base and the two personas answer differently, so routing is tested"
