@@ -59,6 +59,12 @@ def test_two_sessions_keep_separate_histories_and_the_api_answers(app):
     assert [text(m["content"]) for m in pane_second if m["role"] == "user"] == ["three"]
     assert all(text(m["content"]) for m in pane_first + pane_second), "every turn got a real reply"
 
+    exported = json.loads(open(first.predict(api_name="/arena_export"), encoding="utf-8").read())
+    assert [[t["user"] for t in p["history"]] for p in exported["panes"]] == [["one", "two"], ["one", "two"]]
+    assert exported["panes"][0]["settings"]["no_repeat_ngram_size"] == 4
+    with pytest.raises(Exception, match="Votes are for blind mode"):
+        first.predict(api_name="/arena_vote")
+
     replies = first.predict("hello", targets="base,chatty", max_new_tokens=8, greedy=True, api_name="/chat")
     assert [r["target"] for r in replies] == [BASE, "chatty"] and all(r["reply"] for r in replies)
     assert replies[0]["note"] == "one batch with pane 2, greedy"
