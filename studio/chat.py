@@ -181,8 +181,9 @@ class ChatEngine:
                 raise failure[0]
 
     def _route(self, names: list[str], kwargs: dict):
-        """Send each row to its adapter. One adapter for the whole batch: make it the active one (PEFT's plain,
-        faster path); all base: adapters off; a mix: PEFT's per-row `adapter_names`. Called under the lock."""
+        """Send each row to its adapter; called under the lock. Fused LoRA (default): stacked deltas per row.
+        Otherwise PEFT: one adapter for the whole batch becomes the active one (its plain, faster path);
+        all base: adapters off; a mix: PEFT's per-row `adapter_names`."""
         from peft import PeftModel
 
         if not isinstance(self.model, PeftModel):

@@ -24,7 +24,7 @@ def personas(tmp_path, tiny_model_dir):
 
 def pick(page, selector: str, option: str) -> None:
     page.click(f"{selector} input")
-    page.get_by_role("option", name=option).click()
+    page.locator(selector).get_by_role("option", name=option).click()
 
 
 def test_three_panes_duel_and_blind_vote(personas, app_url):  # noqa: F811
