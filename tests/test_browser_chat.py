@@ -60,7 +60,7 @@ def test_three_panes_duel_and_blind_vote(personas, app_url):  # noqa: F811
         page.fill("#duel-opening textarea", "Nice weather today.")
         page.click("#duel-start")
         expect(page.locator("#duel-chat [data-testid='bot']")).to_have_count(2, timeout=60_000)
-        expect(page.locator("#duel-chat [data-testid='user']")).to_have_count(3, timeout=60_000)  # opening + 2 turns
+        expect(page.locator("#duel-chat [data-testid='user']")).to_have_count(3, timeout=60_000)  # opening + 4 turns: 3 alpha, 2 beta
         expect(page.locator("#duel-chat")).to_contain_text("alpha: Nice weather today.")
         page.locator("#duel-chat").scroll_into_view_if_needed()
         page.screenshot(path=str(artifacts / "browser-chat-duel.png"), full_page=True)
@@ -72,6 +72,7 @@ def test_three_panes_duel_and_blind_vote(personas, app_url):  # noqa: F811
         for pane in (0, 1, 2):
             expect(page.locator(f"#chat-pane-{pane} [data-testid='bot']").last).not_to_be_empty(timeout=60_000)
         expect(page.locator("#chat-note-0")).to_contain_text("hidden until you vote", timeout=60_000)
+        expect(page.locator("#chat-vote-3")).to_be_hidden()  # three panes, three vote buttons
         page.click("#chat-vote-1")
         expect(page.locator("#chat-note-1")).to_contain_text("(your pick)", timeout=30_000)
         expect(page.locator("#chat-winrates")).to_contain_text("Win rate")

@@ -44,7 +44,8 @@ def set_blind(blind: bool, count: int, state: dict):
     configs = [gr.Column(visible=not blind) for _ in range(tab.MAX_PANES)]
     chats = [gr.Chatbot(value=[], label=f"Reply {LETTERS[i]}" if blind else f"Pane {i + 1}") for i in range(tab.MAX_PANES)]
     votes = gr.Row(visible=bool(blind))
-    return state, *configs, *chats, *["" for _ in range(tab.MAX_PANES)], votes
+    buttons = [gr.Button(visible=i < n) for i in range(tab.MAX_PANES)]
+    return state, *configs, *chats, *["" for _ in range(tab.MAX_PANES)], votes, *buttons
 
 
 def start_round(state: dict, count: int) -> dict:
@@ -113,7 +114,7 @@ def build(state, count, values, targets, configs, chats, notes, message) -> list
                         for i in range(tab.MAX_PANES)]
     wins = gr.Dataframe(value=win_table, headers=["Model", "Wins", "Losses", "Win rate"], label="Blind votes: win rates",
                         interactive=False, elem_id="chat-winrates")
-    blind.change(set_blind, [blind, count, state], [state, *configs, *chats, *notes, vote_row],
+    blind.change(set_blind, [blind, count, state], [state, *configs, *chats, *notes, vote_row, *vote_buttons],
                  api_visibility="private")
     for i, button in enumerate(vote_buttons):
         button.click(vote, [gr.State(i), count, state, *values], [state, *notes, wins],
