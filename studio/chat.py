@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import queue
 import random
 import threading
 import time
@@ -54,7 +55,17 @@ class Row:
         return cls(persona, chat_messages(system_prompt, message, history), settings, seed)
 
 
-SKINNY_ROWS = 8
+SKINNY_ROWS = 16
+MAX_BATCH_ROWS = 12  # rows (panes of all waiting calls) in one generate
+
+
+@dataclass
+class _Job:
+    """One caller's rows waiting for a batch; texts (or an error, then None at the end) come back on `out`."""
+
+    rows: list
+    out: queue.Queue
+    stops: list[threading.Event]
 
 
 def skinny_linears(model) -> int:
@@ -94,6 +105,9 @@ class ChatEngine:
         self.fused_lora, self._fused = fused_lora, None
         self._adapters: dict[str, str] = {}  # persona slug -> adapter name (changes when retrained)
         self._lock = threading.Lock()  # one generation at a time: PEFT's per-call adapter hooks are not thread safe
+        self._pending: queue.Queue = queue.Queue()  # calls waiting for the next batch (see stream_batch)
+        self._worker: threading.Thread | None = None
+        self._worker_guard = threading.Lock()
         self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.tokenizer.eos_token_id
         ends = self.model.generation_config.eos_token_id
         self.end_ids = {self.tokenizer.eos_token_id, self.pad_id, *(ends if isinstance(ends, list) else [ends])} - {None}
@@ -136,15 +150,67 @@ class ChatEngine:
     def stream_batch(self, rows: list[Row], stop: threading.Event | None = None) -> Iterator[list[str]]:
         """Answer every row with ONE batched `generate`; yield all rows' texts so far after each step.
 
-        Rows are left-padded; each names its adapter (PEFT mixed-adapter batch, "__base__" for the bare
-        model) and keeps its own sampling settings, seed and token limit (see studio.sampling)."""
+        Rows are left-padded; each is routed to its adapter ("__base__": the bare model) and keeps its own
+        sampling settings, seed and token limit (see studio.sampling). Calls that arrive while a batch runs
+        wait, then share the next batch (up to MAX_BATCH_ROWS rows): concurrent users cost one generate."""
+        job = _Job(rows, queue.Queue(), [e for e in (stop, threading.Event()) if e])
+        with self._worker_guard:
+            if self._worker is None or not self._worker.is_alive():
+                self._worker = threading.Thread(target=self._work, daemon=True, name="chat-batches")
+                self._worker.start()
+        self._pending.put(job)
+        try:
+            while True:
+                item = job.out.get(timeout=900)
+                if item is None:
+                    return
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            job.stops[-1].set()  # the caller stopped reading: its rows stop, the others go on
+
+    def _work(self) -> None:
+        carry: list[_Job] = []
+        while True:
+            jobs = [carry.pop(0) if carry else self._pending.get()]
+            size = len(jobs[0].rows)
+            while True:
+                try:
+                    job = carry.pop(0) if carry else self._pending.get_nowait()
+                except queue.Empty:
+                    break
+                if size + len(job.rows) > MAX_BATCH_ROWS:
+                    carry.append(job)
+                    break
+                jobs.append(job)
+                size += len(job.rows)
+            try:
+                self._run(jobs)
+            except BaseException as exc:  # surfaced in each caller's thread
+                for job in jobs:
+                    job.out.put(exc)
+            finally:
+                for job in jobs:
+                    job.out.put(None)
+
+    def _run(self, jobs: list[_Job]) -> None:
         import torch
         from transformers import GenerationConfig as HFGenerationConfig
         from transformers import LogitsProcessorList, StoppingCriteriaList
 
-        halt = threading.Event()  # set when the caller stops reading
         with self._lock:  # the adapters in use cannot change while this batch runs
-            names = [self._adapter_for(r.persona) if r.persona else BASE_ADAPTER for r in rows]
+            ready, names = [], []
+            for job in jobs:  # a persona that fails to load fails its own call only
+                try:
+                    names += [self._adapter_for(r.persona) if r.persona else BASE_ADAPTER for r in job.rows]
+                    ready.append(job)
+                except Exception as exc:
+                    job.out.put(exc)
+            if not ready:
+                return
+            rows = [r for job in ready for r in job.rows]
+            stops = [job.stops for job in ready for _ in job.rows]
             prompts = [list(self.tokenizer.apply_chat_template(r.messages, add_generation_prompt=True, return_dict=True)["input_ids"])
                        for r in rows]
             width, pad = max(map(len, prompts)), self.pad_id
@@ -152,33 +218,22 @@ class ChatEngine:
             input_ids = torch.tensor([[pad] * s + p for s, p in zip(starts, prompts)], device=self.model.device)
             mask = torch.tensor([[0] * s + [1] * len(p) for s, p in zip(starts, prompts)], device=self.model.device)
             limits = [r.settings.max_new_tokens for r in rows]
-            streamer = RowStreamer(self.tokenizer, limits, self.end_ids)
+            offsets = [0]
+            for job in ready:
+                offsets.append(offsets[-1] + len(job.rows))
+
+            def dispatch(texts: list[str]) -> None:
+                for job, a, b in zip(ready, offsets, offsets[1:]):
+                    job.out.put(texts[a:b])
+
+            streamer = RowStreamer(self.tokenizer, limits, self.end_ids, on_step=dispatch)
             config = HFGenerationConfig(max_new_tokens=max(limits), do_sample=False, pad_token_id=pad,
                                         eos_token_id=sorted(self.end_ids), bos_token_id=self.tokenizer.bos_token_id)
             kwargs = dict(input_ids=input_ids, attention_mask=mask, generation_config=config, streamer=streamer,
                           logits_processor=LogitsProcessorList([RowSampler([r.settings for r in rows], starts, [r.seed for r in rows])]),
-                          stopping_criteria=StoppingCriteriaList([RowLimits(width, limits, [e for e in (stop, halt) if e])]))
-            context = self._route(names, kwargs)
-            failure: list[BaseException] = []
-
-            def run():
-                try:
-                    with context, torch.inference_mode():
-                        self.model.generate(**kwargs)
-                except BaseException as exc:  # surfaced in the caller's thread below
-                    failure.append(exc)
-                finally:
-                    streamer.end()
-
-            thread = threading.Thread(target=run, daemon=True)
-            thread.start()
-            try:
-                yield from streamer
-            finally:
-                halt.set()
-                thread.join()
-            if failure:
-                raise failure[0]
+                          stopping_criteria=StoppingCriteriaList([RowLimits(width, limits, stops)]))
+            with self._route(names, kwargs), torch.inference_mode():
+                self.model.generate(**kwargs)
 
     def _route(self, names: list[str], kwargs: dict):
         """Send each row to its adapter; called under the lock. Fused LoRA (default): stacked deltas per row.

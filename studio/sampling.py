@@ -80,15 +80,14 @@ class RowSampler(LogitsProcessor):
 
 
 class RowLimits(StoppingCriteria):
-    """Each row stops at its own max_new_tokens; every row stops when one of `stops` is set (the Stop button)."""
+    """Each row stops at its own max_new_tokens, or when one of its events is set (Stop, or its caller left)."""
 
-    def __init__(self, prompt_length: int, limits: list[int], stops: list[threading.Event]):
+    def __init__(self, prompt_length: int, limits: list[int], stops: list[list[threading.Event]]):
         self.prompt_length, self.limits, self.stops = prompt_length, torch.tensor(limits), stops
 
     def __call__(self, input_ids: torch.LongTensor, scores, **kwargs) -> torch.BoolTensor:
-        if any(e.is_set() for e in self.stops):
-            return torch.ones(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
-        return (input_ids.shape[1] - self.prompt_length >= self.limits).to(input_ids.device)
+        stopped = torch.tensor([any(e.is_set() for e in events) for events in self.stops])
+        return ((input_ids.shape[1] - self.prompt_length >= self.limits) | stopped).to(input_ids.device)
 
 
 class RowStreamer(BaseStreamer):
@@ -96,8 +95,9 @@ class RowStreamer(BaseStreamer):
 
     A row ends at an end token or at its own limit (later tokens of a finished row are padding)."""
 
-    def __init__(self, tokenizer, limits: list[int], end_ids: set[int], timeout: float = 300):
+    def __init__(self, tokenizer, limits: list[int], end_ids: set[int], timeout: float = 300, on_step=None):
         self.tokenizer, self.limits, self.end_ids, self.timeout = tokenizer, limits, end_ids, timeout
+        self.on_step = on_step  # called with every row's text after each step (instead of queueing it)
         self.tokens: list[list[int]] = [[] for _ in limits]
         self.done = [False] * len(limits)
         self._prompt_seen = False
@@ -115,7 +115,7 @@ class RowStreamer(BaseStreamer):
                 continue
             self.tokens[i].append(token)
             self.done[i] = len(self.tokens[i]) >= self.limits[i]
-        self._queue.put(self.texts())
+        (self.on_step or self._queue.put)(self.texts())
 
     def end(self) -> None:
         self._queue.put(None)

@@ -131,13 +131,15 @@ def test_arena_stream_notes_and_stop(arena, tiny_model_dir, monkeypatch):
     assert seen < 10, "Stop ends the generation within a step"
 
 
-def test_concurrent_users_never_change_each_others_adapter(arena):
-    """Six users at once (base, alpha, beta, twice each): every reply equals that target's reply alone."""
+def test_concurrent_users_never_change_each_others_adapter(arena, monkeypatch):
+    """Six users at once (base, alpha, beta, twice each): every reply equals that target's reply alone,
+    and waiting calls share batches (fewer generates than calls)."""
     registry, engine = arena
     greedy = GenerationConfig(max_new_tokens=10, greedy=True)
     rows = {t: Row(registry.get(t) if t else None, chat_messages("S", "hello"), greedy, 0) for t in (None, "alpha", "beta")}
     alone = {t: list(engine.stream_batch([row]))[-1][0] for t, row in rows.items()}
-    results = {}
+    results, calls, generate = {}, [], engine.model.generate
+    monkeypatch.setattr(engine.model, "generate", lambda *a, **k: calls.append(k["input_ids"].shape[0]) or generate(*a, **k))
 
     def user(target, k):
         results[target, k] = list(engine.stream_batch([rows[target]]))[-1][0]
@@ -148,4 +150,5 @@ def test_concurrent_users_never_change_each_others_adapter(arena):
     for t in threads:
         t.join()
     assert len(results) == 6 and all(text == alone[t] for (t, _), text in results.items())
+    assert sum(calls) == 6 and len(calls) < 6, calls
     assert len(set(alone.values())) == 3

@@ -135,6 +135,6 @@ def build(state, count, values, targets, configs, chats, notes, message) -> list
             halt = gr.Button("Stop", variant="stop", elem_id="duel-stop")
         exchange = gr.Chatbot(label="Exchange", height=360, elem_id="duel-chat")
     start.click(duel, [first, second, opening, turns, max_tokens], exchange, api_name="arena_duel",
-                concurrency_id="chat", concurrency_limit=2)
+                concurrency_id="chat", concurrency_limit=tab.CHAT_CONCURRENCY)
     halt.click(tab.stop, None, None, queue=False, api_visibility="private")
     return [first, second]

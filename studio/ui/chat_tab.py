@@ -19,6 +19,7 @@ from studio.ui import chat_extras
 from studio.ui.common import user_errors
 
 MAX_PANES, DEFAULT_PANES = 4, 2
+CHAT_CONCURRENCY = 6  # chat calls running at once; the engine merges them into shared batches, the rest queue
 SETTINGS = ("temperature", "top_p", "top_k", "repetition_penalty", "no_repeat_ngram_size", "max_new_tokens", "seed", "greedy")
 PER_PANE = 2 + len(SETTINGS)  # target, system prompt, settings
 PRESETS = {
@@ -217,16 +218,16 @@ def build(trained: gr.State) -> list[gr.Dropdown]:
         clear_button = gr.Button("Clear all", elem_id="chat-clear")
         refresh_button = gr.Button("Refresh personas")
     sending = gr.on([send_button.click, message.submit], send, [message, count, state, *values],
-                    [message, state, *chats, *notes], api_name="arena_send", concurrency_id="chat", concurrency_limit=2)
+                    [message, state, *chats, *notes], api_name="arena_send", concurrency_id="chat", concurrency_limit=CHAT_CONCURRENCY)
     for i, regen in enumerate(regens):
         regen.click(regenerate, [gr.State(i), count, state, *values], [state, *chats, *notes],
                     api_name=f"arena_regenerate_{i}" if i == 0 else None, api_visibility="public" if i == 0 else "private",
-                    concurrency_id="chat", concurrency_limit=2)
+                    concurrency_id="chat", concurrency_limit=CHAT_CONCURRENCY)
     stop_button.click(stop, None, None, queue=False, api_name="arena_stop")
     clear_button.click(clear, state, [state, *chats, *notes], api_name="arena_clear")
     count.change(lambda n: [gr.Column(visible=i < int(n)) for i in range(MAX_PANES)], count, columns,
                  api_visibility="private")
-    gr.api(api_chat, api_name="chat", concurrency_id="chat", concurrency_limit=2)
+    gr.api(api_chat, api_name="chat", concurrency_id="chat", concurrency_limit=CHAT_CONCURRENCY)
     duel_targets = chat_extras.build(state, count, values, targets, configs, chats, notes, message)
     gr.on([refresh_button.click, trained.change], refresh, targets + duel_targets, targets + duel_targets,
           api_visibility="private")
