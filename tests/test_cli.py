@@ -65,6 +65,11 @@ def test_train_list_chat_round_trip(tiny_model_dir, posts_file, tmp_path):
         answer = json.loads(chat.stdout.strip().splitlines()[-1])
         assert answer["target"] == target and answer["reply"] and answer["seconds"] > 0
 
+    side = studio("chat", "--compare", "base,cli-persona", "hello", "--max-new-tokens", 6, "--greedy", env=env)
+    assert side.returncode == 0, side.stderr
+    header = side.stdout.splitlines()[0].split("|")
+    assert [h.strip() for h in header] == ["base", "cli-persona"] and len(side.stdout.splitlines()) >= 3
+
 
 @pytest.mark.parametrize(
     "args, message",

@@ -1,30 +1,47 @@
-"""Chat tab: two panes (base model or a persona each), one message box, streamed answers."""
+"""Chat arena tab: 2-4 panes (base model or a persona each), one message box, one batched generation.
+
+Per session, a `gr.State` holds every pane's history and the blind-mode order; the chatbots only show it.
+Two browser sessions therefore never share a conversation. The engine's lock keeps one user's generation
+from changing the adapters another user's generation runs with.
+"""
 
 from __future__ import annotations
+
+import threading
 
 import gradio as gr
 
 from studio import space
-from studio.chat import BASE, BASE_LABEL, DEFAULT_BASE_PROMPT, get_engine
+from studio.chat import BASE, DEFAULT_BASE_PROMPT, Pane, PaneReply, arena_stream, chat_targets, resolve_target
 from studio.config import GenerationConfig
 from studio.errors import PersonaError
 from studio.registry import PersonaRegistry
+from studio.ui import chat_extras
 from studio.ui.common import user_errors
 
-PANES = 2
+MAX_PANES, DEFAULT_PANES = 4, 2
+CHAT_CONCURRENCY = 6  # chat calls running at once; the engine merges them into shared batches, the rest queue
+SETTINGS = ("temperature", "top_p", "top_k", "repetition_penalty", "no_repeat_ngram_size", "max_new_tokens", "seed", "greedy")
+PER_PANE = 2 + len(SETTINGS)  # target, system prompt, settings
+PRESETS = {
+    "Persona's saved prompt": None,
+    "Plain form (常体)": "あなたは常体で応答します。",
+    "Short posts": "Answer like a short social-media post: one or two sentences, your own voice.",
+    "Helpful assistant": DEFAULT_BASE_PROMPT,
+}
+_stops: dict[str, threading.Event] = {}  # session -> the Stop button's event for its running generation
+
+
+def new_state() -> dict:
+    return {"histories": [[] for _ in range(MAX_PANES)], "order": list(range(MAX_PANES)), "last": ""}
 
 
 def persona_choices() -> list[tuple[str, str]]:
-    """The base model, every persona, and each persona's earlier versions (`NAME@vN`, to compare with)."""
-    registry, choices = PersonaRegistry(), [(BASE_LABEL, BASE)]
-    for p in registry.list():
-        choices.append((f"{p.name} ({p.slug})", p.slug))
-        choices += [(f"{p.name} v{v.version} ({v.slug})", v.slug) for v in registry.versions(p.slug)[1:]]
-    return choices
+    return chat_targets(PersonaRegistry())
 
 
 def refresh(*current: str):
-    """New dropdown choices, keeping each pane's selection when it still exists."""
+    """New dropdown choices, keeping each picker's selection when it still exists."""
     choices = persona_choices()
     values = {value for _, value in choices}
     return [gr.Dropdown(choices=choices, value=v if v in values else BASE) for v in current]
@@ -34,75 +51,185 @@ def default_prompt(target: str) -> str:
     if not target or target == BASE:
         return DEFAULT_BASE_PROMPT
     try:
-        return PersonaRegistry().get(target).system_prompt
+        return PersonaRegistry().get(target).system_prompt or DEFAULT_BASE_PROMPT
     except PersonaError:
         return DEFAULT_BASE_PROMPT
 
 
-def _text(content) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):  # content parts
-        return "".join(part.get("text", "") if isinstance(part, dict) else str(part) for part in content)
-    return str(content or "")
-
-
-def _history(messages: list[dict]) -> list[tuple[str, str]]:
-    """(user, assistant) pairs from a Chatbot's messages."""
-    pairs, asked = [], None
-    for m in messages or []:
-        if m["role"] == "user":
-            asked = _text(m["content"])
-        elif m["role"] == "assistant" and asked is not None:
-            pairs.append((asked, _text(m["content"])))
-            asked = None
-    return pairs
+def apply_preset(preset: str, target: str) -> str:
+    text = PRESETS.get(preset)
+    return default_prompt(target) if text is None else text
 
 
 @user_errors
-def send(message: str, *pane_values):
-    """pane_values: target, system prompt, chat messages for each pane. Panes answer one after another."""
+def save_default(target: str, system: str) -> None:
+    if not target or target == BASE:
+        raise PersonaError("The base model has no saved prompt: pick a persona in this pane first.")
+    if not (system or "").strip():
+        raise PersonaError("The system prompt is empty: write one before saving it as the default.")
+    persona = PersonaRegistry().update(target, system_prompt=system.strip())
+    gr.Info(f"Saved as {persona.name}'s default system prompt.")
+
+
+def pane_configs(values) -> list[tuple[str, str, GenerationConfig]]:
+    """(target, system prompt, settings) per pane from the flat component values."""
+    panes = []
+    for i in range(MAX_PANES):
+        target, system, *settings = values[i * PER_PANE:(i + 1) * PER_PANE]
+        config = dict(zip(SETTINGS, settings))
+        config["seed"] = None if config["seed"] in (None, "") or float(config["seed"]) < 0 else config["seed"]
+        panes.append((target or BASE, system, GenerationConfig(**config)))
+    return panes
+
+
+def show(state: dict, count: int) -> list:
+    """Chatbot messages for every pane from the session's histories."""
+    out = []
+    for i in range(MAX_PANES):
+        messages = []
+        for user, reply in state["histories"][i]:
+            messages += [{"role": "user", "content": user}, {"role": "assistant", "content": reply}]
+        out.append(messages)
+    return out
+
+
+def _run(state: dict, message: str, panes: list[int], configs, request: gr.Request | None):
+    """Stream `message` into the given displayed panes (one batched generation); yields (state, chats, notes)."""
+    session = request.session_hash if request else "local"
+    stop = _stops[session] = threading.Event()
+    order = state["order"]
+    requests = [Pane(configs[order[i]][0], configs[order[i]][1], configs[order[i]][2], list(state["histories"][i]))
+                for i in panes]
+    notes = [gr.update() for _ in range(MAX_PANES)]
+    for i in panes:
+        state["histories"][i] = state["histories"][i] + [(message, "")]
+    replies: list[PaneReply] = []
+    for replies in arena_stream(message, requests, stop=stop):
+        for i, r in zip(panes, replies):
+            state["histories"][i][-1] = (message, r.text)
+        yield state, show(state, len(panes)), notes
+    for i, r in zip(panes, replies):
+        notes[i] = r.note if not chat_extras.is_blind(state) else "hidden until you vote"
+    yield state, show(state, len(panes)), notes
+
+
+@user_errors
+def send(message: str, count: int, state: dict, *values, request: gr.Request = None):
     message = (message or "").strip()
     if not message:
         raise PersonaError("Type a message first.")
-    targets, systems, chats = pane_values[0::3], pane_values[1::3], [list(c or []) for c in pane_values[2::3]]
-    registry = PersonaRegistry()
-    personas = [None if t in (None, BASE) else registry.get(t) for t in targets]
-    spec = next((p.base_model.get("spec") for p in personas if p is not None), None)
-    engine = get_engine(spec)  # one base model for every pane; personas are adapters on it
-    histories = [_history(chat) for chat in chats]
-    for chat in chats:
-        chat += [{"role": "user", "content": message}, {"role": "assistant", "content": ""}]
-    yield "", *chats
-    for persona, system, history, chat in zip(personas, systems, histories, chats):
-        for text in engine.stream(persona, message, system, history=history, settings=GenerationConfig()):
-            chat[-1]["content"] = text
-            yield "", *chats
+    state = {**chat_extras.start_round(state, count), "last": message}
+    for state, chats, notes in _run(state, message, list(range(int(count))), pane_configs(values), request):
+        yield "", state, *chats, *notes
+
+
+@user_errors
+def regenerate(index: int, count: int, state: dict, *values, request: gr.Request = None):
+    """A new reply to the last message in one pane (a new seed unless the pane fixes one)."""
+    history = state["histories"][index]
+    if not history:
+        raise PersonaError(f"Pane {index + 1} has no reply to regenerate yet: send a message first.")
+    message = history[-1][0]
+    state = {**state, "histories": [h if i != index else h[:-1] for i, h in enumerate(state["histories"])]}
+    for state, chats, notes in _run(state, message, [index], pane_configs(values), request):
+        yield state, *chats, *notes
+
+
+def stop(request: gr.Request = None) -> None:
+    event = _stops.get(request.session_hash if request else "local")
+    if event is not None:
+        event.set()
+
+
+def clear(state: dict):
+    state = {**new_state(), "order": state["order"]}
+    return state, *show(state, MAX_PANES), *["" for _ in range(MAX_PANES)]
+
+
+def api_chat(message: str, targets: str = "base", system_prompt: str = "", max_new_tokens: int = 80,
+             temperature: float = 0.8, seed: int | None = None, greedy: bool = False) -> list[dict]:
+    """Send one message to several targets at once (comma-separated: 'base' and/or persona names), answered by
+    one batched generation. An empty system prompt uses each persona's saved one. Returns [{target, reply, note}]."""
+    settings = GenerationConfig(max_new_tokens=max_new_tokens, temperature=temperature, seed=seed, greedy=greedy)
+    panes = [Pane(t.strip(), system_prompt or None, settings) for t in targets.split(",") if t.strip()]
+    if not panes:
+        raise gr.Error("No targets: name 'base' and/or personas, separated by commas.")
+    try:
+        replies = list(arena_stream(message, panes))[-1]
+    except PersonaError as exc:
+        raise gr.Error(str(exc)) from exc
+    return [{"target": r.target, "reply": r.text, "note": r.note} for r in replies]
+
+
+def warm(target: str) -> None:
+    """Load the picked persona's adapter now, so the first message does not wait for it (milliseconds later)."""
+    engine, persona = resolve_target(target or BASE)
+    if persona is not None:
+        with engine._lock:
+            engine._adapter_for(persona)
 
 
 def build(trained: gr.State) -> list[gr.Dropdown]:
-    gr.Markdown("Each pane answers with the base model or a persona, under its own system prompt. "
-                "One message goes to both panes; answers stream in.")
-    targets, systems, chats = [], [], []
+    gr.Markdown("Each pane answers with the base model or a persona, under its own system prompt and settings. "
+                "One message goes to every pane; all panes are answered together by one batched generation.")
+    state = gr.State(new_state())
+    count = gr.Radio([2, 3, 4], value=DEFAULT_PANES, label="Panes", elem_id="chat-count")
+    targets, values, columns, chats, notes, regens, configs = [], [], [], [], [], [], []
+    with gr.Row(equal_height=False):
+        for i in range(MAX_PANES):
+            with gr.Column(visible=i < DEFAULT_PANES, min_width=260) as column:
+                with gr.Column() as config_box:
+                    target = gr.Dropdown(choices=persona_choices(), value=BASE, label=f"Pane {i + 1}",
+                                         elem_id=f"chat-target-{i}")
+                    system = gr.Textbox(value=DEFAULT_BASE_PROMPT, label="System prompt", lines=2, elem_id=f"chat-system-{i}")
+                    with gr.Row():
+                        preset = gr.Dropdown(list(PRESETS), value=None, label="Preset", scale=2, elem_id=f"chat-preset-{i}")
+                        save = gr.Button("Save as persona's default", size="sm", scale=1, elem_id=f"chat-save-{i}")
+                    with gr.Accordion("Generation settings", open=False):
+                        d, h = GenerationConfig(), GenerationConfig.help()
+                        settings = [
+                            gr.Slider(0, 2, d.temperature, step=0.05, label="Temperature", info=h["temperature"]),
+                            gr.Slider(0.05, 1, d.top_p, step=0.05, label="Top-p", info=h["top_p"]),
+                            gr.Slider(0, 200, d.top_k, step=1, label="Top-k", info=h["top_k"]),
+                            gr.Slider(1, 2, d.repetition_penalty, step=0.01, label="Repetition penalty", info=h["repetition_penalty"]),
+                            gr.Slider(0, 8, d.no_repeat_ngram_size, step=1, label="No-repeat n-gram size", info=h["no_repeat_ngram_size"]),
+                            gr.Slider(1, 512, d.max_new_tokens, step=1, label="Max new tokens", info=h["max_new_tokens"]),
+                            gr.Number(-1, precision=0, minimum=-1, label="Seed", info="-1: a new seed for every reply; any other value repeats a sampled reply."),
+                            gr.Checkbox(d.greedy, label="Greedy", info=h["greedy"]),
+                        ]
+                chat = gr.Chatbot(label=f"Pane {i + 1}", height=360, buttons=["copy", "copy_all"], elem_id=f"chat-pane-{i}")
+                note = gr.Markdown("", elem_id=f"chat-note-{i}")
+                regen = gr.Button("Regenerate", size="sm", elem_id=f"chat-regen-{i}")
+            target.change(default_prompt, target, system, api_visibility="private").then(
+                warm, target, None, api_visibility="private")
+            preset.input(apply_preset, [preset, target], system, api_visibility="private")
+            save.click(save_default, [target, system], None, api_visibility="private")
+            targets.append(target)
+            values += [target, system, *settings]
+            columns.append(column)
+            configs.append(config_box)
+            chats.append(chat)
+            notes.append(note)
+            regens.append(regen)
     with gr.Row():
-        for i in range(PANES):
-            with gr.Column():
-                target = gr.Dropdown(choices=persona_choices(), value=BASE, label=f"Pane {i + 1}",
-                                     elem_id=f"chat-target-{i}")
-                system = gr.Textbox(value=DEFAULT_BASE_PROMPT, label="System prompt", lines=2, elem_id=f"chat-system-{i}")
-                chat = gr.Chatbot(label=f"Pane {i + 1}", height=380, elem_id=f"chat-pane-{i}")
-                target.change(default_prompt, target, system)
-                targets.append(target)
-                systems.append(system)
-                chats.append(chat)
-    with gr.Row():
-        message = gr.Textbox(placeholder="Message to both panes", show_label=False, scale=5, elem_id="chat-message")
+        message = gr.Textbox(placeholder="Message to every pane", show_label=False, scale=5, elem_id="chat-message")
         send_button = gr.Button("Send", variant="primary", scale=1, elem_id="chat-send")
+        stop_button = gr.Button("Stop", variant="stop", scale=1, elem_id="chat-stop")
     with gr.Row():
-        clear = gr.Button("Clear chats")
+        clear_button = gr.Button("Clear all", elem_id="chat-clear")
         refresh_button = gr.Button("Refresh personas")
-    panes = [c for trio in zip(targets, systems, chats) for c in trio]
-    gr.on([send_button.click, message.submit], space.gpu(send), [message, *panes], [message, *chats], concurrency_id="chat")
-    clear.click(lambda: [[] for _ in chats], None, chats)
-    gr.on([refresh_button.click, trained.change], refresh, targets, targets)
-    return targets
+    sending = gr.on([send_button.click, message.submit], space.gpu(send), [message, count, state, *values],
+                    [message, state, *chats, *notes], api_name="arena_send", concurrency_id="chat", concurrency_limit=CHAT_CONCURRENCY)
+    for i, regen in enumerate(regens):
+        regen.click(regenerate, [gr.State(i), count, state, *values], [state, *chats, *notes],
+                    api_name=f"arena_regenerate_{i}" if i == 0 else None, api_visibility="public" if i == 0 else "private",
+                    concurrency_id="chat", concurrency_limit=CHAT_CONCURRENCY)
+    stop_button.click(stop, None, None, queue=False, api_name="arena_stop")
+    clear_button.click(clear, state, [state, *chats, *notes], api_name="arena_clear")
+    count.change(lambda n: [gr.Column(visible=i < int(n)) for i in range(MAX_PANES)], count, columns,
+                 api_visibility="private")
+    gr.api(api_chat, api_name="chat", concurrency_id="chat", concurrency_limit=CHAT_CONCURRENCY)
+    duel_targets = chat_extras.build(state, count, values, targets, configs, chats, notes, message)
+    gr.on([refresh_button.click, trained.change], refresh, targets + duel_targets, targets + duel_targets,
+          api_visibility="private")
+    return targets + duel_targets

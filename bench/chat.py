@@ -1,0 +1,205 @@
+"""Chat-arena figures on the bundled SmolLM2-135M-Instruct (CPU), each beside a baseline from the same run.
+
+    flock /tmp/heavy.lock python bench/chat.py [--tokens 48] [--clients 20] [--messages 3]
+
+1. switching a pane's persona (prompt lookup + adapter ready)     target median <= 20 ms  | vs loading the adapter
+2. time to first token, one pane, short prompt                   target <= 0.5 s
+3. decode tokens/s, one pane                                      target >= 0.9x plain model.generate (fresh model)
+4. three panes (base + two personas) in one batched generate      target <= 1.6x one pane | vs one after another
+5. load: N concurrent gradio_client clients x M messages on /chat  target zero errors, p50/p95 latency
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+POSTS = ROOT.parent / "shared" / "fixtures" / "koume-dayuu-tweets.csv"
+LONG = "自己紹介をして、今日あったことを詳しく教えてください。"
+
+
+def ok(flag: bool) -> str:
+    return "OK " if flag else "MISSED"
+
+
+def setup():
+    from studio.config import TrainConfig
+    from studio.ingest import load_file
+    from studio.registry import PersonaRegistry
+    from studio.train import train_persona
+
+    registry, posts = PersonaRegistry(), load_file(POSTS)
+    for name in ("koume-a", "koume-b"):  # two real adapters (a few steps: speed does not depend on training length)
+        train_persona(posts, name, TrainConfig(max_steps=2, seed=len(name)), registry=registry)
+    return registry
+
+
+def bench_switch(engine, registry):
+    from peft import PeftModel
+
+    from studio.ui.chat_tab import default_prompt, warm
+
+    for t in ("koume-a", "koume-b"):
+        warm(t)
+    times = []
+    for i in range(30):
+        target = ("koume-a", "koume-b", "base")[i % 3]
+        start = time.perf_counter()
+        default_prompt(target)  # what the UI does when a pane's picker changes
+        warm(target)
+        with engine._lock:
+            engine._route([engine._adapters.get(target, "__base__")], {})
+        times.append(time.perf_counter() - start)
+    persona = registry.get("koume-a")
+    start = time.perf_counter()
+    assert isinstance(engine.model, PeftModel)
+    engine.model.load_adapter(str(persona.adapter_dir), adapter_name="bench-reload")
+    reload_s = time.perf_counter() - start
+    engine.model.delete_adapter("bench-reload")
+    median = statistics.median(times) * 1000
+    print(f"switch       pane persona switch median {median:.1f} ms (max {max(times) * 1000:.1f})   "
+          f"| baseline: loading the adapter {reload_s * 1000:.0f} ms   target <= 20 ms  {ok(median <= 20)}")
+
+
+def timed_stream(engine, rows):
+    start, first, texts = time.perf_counter(), None, []
+    for texts in engine.stream_batch(rows):
+        first = first or time.perf_counter() - start
+    return time.perf_counter() - start, first, [len(engine.tokenizer(t, add_special_tokens=False)["input_ids"]) for t in texts]
+
+
+def bench_panes(engine, registry, tokens: int):
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from studio.chat import Row
+    from studio.config import GenerationConfig
+    from studio.dataset import chat_messages
+
+    a, b = registry.get("koume-a"), registry.get("koume-b")
+    settings = GenerationConfig(max_new_tokens=tokens, greedy=True)
+    short = GenerationConfig(max_new_tokens=4, greedy=True)
+    hi = chat_messages(a.system_prompt, "hi")
+    long = chat_messages(a.system_prompt, LONG)
+    timed_stream(engine, [Row(a, hi, short, 0), Row(b, hi, short, 0), Row(None, hi, short, 0)])  # warm-up
+    ttft = {name: statistics.median(timed_stream(engine, [Row(p, hi, short, 0)])[1] for _ in range(5))
+            for name, p in (("base", None), ("persona", a))}
+    print(f"first token  one pane, short prompt: base {ttft['base']:.2f} s, persona {ttft['persona']:.2f} s   "
+          f"target <= 0.5 s  {ok(max(ttft.values()) <= 0.5)}")
+
+    plain = AutoModelForCausalLM.from_pretrained(engine.ref.path).eval()  # a fresh, unpatched, adapter-free model
+    inputs = engine.tokenizer.apply_chat_template(long, add_generation_prompt=True, return_tensors="pt", return_dict=True)
+    one = {}
+    for name, p in (("base", None), ("persona", a)):
+        runs = [timed_stream(engine, [Row(p, long, settings, 0)]) for _ in range(2)]
+        total, first, counts = min(runs)
+        one[name] = (total, counts[0])
+    n = min(c for _, c in one.values())
+    with torch.inference_mode():
+        plain.generate(**inputs, max_new_tokens=2, do_sample=False, pad_token_id=engine.pad_id)
+        plain_runs = []
+        for _ in range(2):
+            start = time.perf_counter()
+            plain.generate(**inputs, max_new_tokens=n, min_new_tokens=n, do_sample=False, pad_token_id=engine.pad_id)
+            plain_runs.append(time.perf_counter() - start)
+        start = time.perf_counter()  # the same decoding work as the pane: its repetition penalty and no-repeat n-grams
+        plain.generate(**inputs, max_new_tokens=n, min_new_tokens=n, do_sample=False, pad_token_id=engine.pad_id,
+                       repetition_penalty=settings.repetition_penalty, no_repeat_ngram_size=settings.no_repeat_ngram_size)
+        same_rate = n / (time.perf_counter() - start)
+    plain_rate = n / min(plain_runs)
+    for name, (total, count) in one.items():
+        rate = count / total
+        print(f"decode       one {name} pane: {count} tokens in {total:.2f} s = {rate:.1f} tok/s = {rate / plain_rate:.2f}x "
+              f"| baseline: plain model.generate {n} tokens {plain_rate:.1f} tok/s   target >= 0.9x  {ok(rate >= 0.9 * plain_rate)}"
+              f"   (plain generate with the pane's penalties: {same_rate:.1f} tok/s -> {rate / same_rate:.2f}x)")
+    del plain
+
+    rows = [Row(None, long, settings, 0), Row(a, long, settings, 0), Row(b, long, settings, 0)]
+    together = min(timed_stream(engine, rows) for _ in range(2))
+    singles = [timed_stream(engine, [r]) for r in rows]
+    sequential = sum(s[0] for s in singles)
+    base_single = one["persona"][0]
+    ratio = together[0] / base_single
+    print(f"three panes  base + 2 personas, {together[2]} tokens: together {together[0]:.2f} s = {ratio:.2f}x one persona pane "
+          f"({base_single:.2f} s) | baseline: one after another {sequential:.2f} s = {sequential / base_single:.2f}x   "
+          f"target <= 1.6x  {ok(ratio <= 1.6)}")
+
+
+def bench_load(clients: int, messages: int, tokens: int):
+    from gradio_client import Client
+
+    from studio.ui import build_ui
+
+    demo = build_ui()
+    demo.launch(prevent_thread_lock=True, quiet=True)
+    latencies, errors, lock = [], [], threading.Lock()
+
+    def user(k):
+        try:
+            client = Client(demo.local_url, verbose=False)
+        except Exception as exc:  # counted, not raised: the figure is the error count
+            with lock:
+                errors.append(f"connect: {exc}")
+            return
+        for m in range(messages):
+            start = time.perf_counter()
+            try:
+                replies = client.predict(f"message {m} from user {k}", targets="base,koume-a", max_new_tokens=tokens,
+                                         api_name="/chat")
+                assert len(replies) == 2 and all(r["reply"] for r in replies), replies
+                with lock:
+                    latencies.append(time.perf_counter() - start)
+            except Exception as exc:
+                with lock:
+                    errors.append(repr(exc))
+
+    start = time.perf_counter()
+    threads = [threading.Thread(target=user, args=(k,)) for k in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - start
+    demo.close()
+    latencies.sort()
+    p50 = statistics.median(latencies) if latencies else float("nan")
+    p95 = latencies[int(0.95 * (len(latencies) - 1))] if latencies else float("nan")
+    print(f"load         {clients} clients x {messages} messages (2 panes, {tokens} tokens) on /chat: {len(latencies)} ok, "
+          f"{len(errors)} errors, p50 {p50:.1f} s, p95 {p95:.1f} s, wall {wall:.1f} s   target zero errors  {ok(not errors)}")
+    for e in errors[:3]:
+        print("  error:", e)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tokens", type=int, default=48)
+    parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--messages", type=int, default=3)
+    parser.add_argument("--load-tokens", type=int, default=16)
+    args = parser.parse_args()
+    os.environ["PERSONAS_DIR"] = tempfile.mkdtemp(prefix="studio-bench-chat-")
+    os.environ.pop("STUDIO_BASE_MODEL", None)
+    import torch
+
+    from studio.chat import get_engine
+
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, cuda={torch.cuda.is_available()}")
+    registry = setup()
+    start = time.perf_counter()
+    engine = get_engine()
+    print(f"engine       loaded in {time.perf_counter() - start:.1f} s")
+    bench_switch(engine, registry)
+    bench_panes(engine, registry, args.tokens)
+    bench_load(args.clients, args.messages, args.load_tokens)
+
+
+if __name__ == "__main__":
+    main()
