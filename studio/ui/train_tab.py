@@ -29,13 +29,14 @@ def device_note() -> str:
 
 @user_errors
 def start(posts: list[dict], report, clean, table, name: str, base: str, steps: float, lr: float, rank: float,
-          system: str, overwrite: bool, method: str, epochs: float, eval_steps: float, patience: float):
+          system: str, overwrite: bool, method: str, epochs: float, eval_steps: float, patience: float,
+          probe_steps: float = 0):
     if not posts:
         raise InputError("No posts loaded: go to the Data tab, upload posts and press 'Load and clean posts' first.")
     space.check_training_allowed()  # off on ZeroGPU / CPU Spaces, with the reason (studio/space.py)
     slugify(name)
     config = TrainConfig(base_model=base or default_base(), method=method, max_steps=steps, learning_rate=lr, rank=rank,
-                         epochs=epochs, eval_steps=eval_steps, patience=patience)
+                         epochs=epochs, eval_steps=eval_steps, patience=patience, probe_steps=probe_steps or 0)
     chosen, report = selected(posts, report, table)
     if not chosen:
         raise InputError("Every post is unticked: tick the posts to train on in the Data tab.")
@@ -60,11 +61,13 @@ def _progress_html(done: int, total: int | None, label: str) -> str:
             f"<div>{label}</div></div>")
 
 
-def _curve(steps: list[dict], evals: list[dict]):
-    """Loss points for the plot. No points: leave the plot as it is, because a plot first given an empty
-    frame (or None) never draws its lines afterwards (seen with gradio 6.31)."""
+def _curve(steps: list[dict], evals: list[dict], probes: list[dict] = ()):
+    """Loss points for the plot, and the knowledge probe's accuracy (0-1) beside them, so forgetting shows
+    as it happens. No points: leave the plot as it is, because a plot first given an empty frame (or None)
+    never draws its lines afterwards (seen with gradio 6.31)."""
     rows = ([{"step": e["step"], "loss": round(e["loss"], 3), "series": "training"} for e in steps]
-            + [{"step": e["step"], "loss": round(e["eval_loss"], 3), "series": "validation"} for e in evals])
+            + [{"step": e["step"], "loss": round(e["eval_loss"], 3), "series": "validation"} for e in evals]
+            + [{"step": e["step"], "loss": round(e["accuracy"], 3), "series": "knowledge probe (accuracy)"} for e in probes])
     return pd.DataFrame(rows, columns=["step", "loss", "series"]) if rows else gr.skip()
 
 
@@ -100,7 +103,7 @@ def render(slug: str | None):
     if warnings:
         line += "\n\n" + "\n".join(f"- ⚠ {w}" for w in warnings[-2:])
     bar = _progress_html(last["step"] if last else 0, last["total"] if last else None, state)
-    curve = _curve(steps, evals)
+    curve = _curve(steps, evals, [e for e in events if e["event"] == "probe"])
     table = pd.DataFrame([[j.request()["name"], j.slug, j.status()["status"], max([e["step"] for e in j.events() if e["event"] == "step"], default=0)]
                           for j in reversed(jobs.list_jobs())], columns=["name", "slug", "status", "step"])
     finished = job.slug + ":" + str(status.get("time")) if state == "done" else None
@@ -146,6 +149,8 @@ def build(posts: gr.State, report: gr.State, clean: gr.State, table: gr.Datafram
             epochs = gr.Number(value=0, label="Epochs", info=help_["epochs"], minimum=0, maximum=100)
             eval_steps = gr.Number(value=TrainConfig.eval_steps, label="Validate every N steps", info=help_["eval_steps"], minimum=0)
             patience = gr.Number(value=TrainConfig.patience, label="Early-stopping patience", info=help_["patience"], minimum=0)
+            probe_steps = gr.Number(value=TrainConfig.probe_steps, label="Knowledge probe every N steps", info=help_["probe_steps"],
+                                    minimum=0, elem_id="train-probe-steps")
     system = gr.Textbox(label="System prompt (optional)", lines=2,
                         placeholder="Default: 'You are NAME. Reply as NAME would post: same voice, style and language.'")
     overwrite = gr.Checkbox(label="Replace an existing persona of this name", value=False)
@@ -160,7 +165,7 @@ def build(posts: gr.State, report: gr.State, clean: gr.State, table: gr.Datafram
                         interactive=False, elem_id="train-runs")
     shown, trained = gr.State(None), gr.State(None)
     start_button.click(start, [posts, report, clean, table, name, base, steps, lr, rank, system, overwrite, method, epochs,
-                               eval_steps, patience], shown)
+                               eval_steps, patience, probe_steps], shown)
     cancel_button.click(cancel, shown, None)
     resume_button.click(resume, shown, shown)
     timer = gr.Timer(POLL_SECONDS)
