@@ -32,7 +32,7 @@ def persona_row(persona: Persona) -> dict:
     }
 
 
-def describe(persona: Persona) -> str:
+def describe(persona: Persona, full_evaluation: bool = True) -> str:
     """A Markdown report: identity, data, settings, metrics, evaluation."""
     row, data, stats = persona_row(persona), persona.data, persona.data.get("stats") or {}
     lines = [f"## {persona.name} ({persona.slug}, v{persona.version})", "",
@@ -60,6 +60,8 @@ def describe(persona: Persona) -> str:
     evaluation = persona.extra.get("evaluation")
     if isinstance(evaluation, dict):
         lines += ["", "### Evaluation", row["evaluation"]]
+        if not full_evaluation:  # the Personas tab shows the whole evaluation in its own section
+            return "\n".join(lines)
         if isinstance(evaluation.get("markdown"), str):
             lines += ["", evaluation["markdown"]]
         samples = evaluation.get("samples")

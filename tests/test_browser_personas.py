@@ -79,9 +79,9 @@ def test_personas_tab_versions_export_push_pull(hub, two_versions, app_url, tmp_
         expect(page.locator("#personas-table")).to_contain_text("from-hub")
         page.get_by_role("tab", name="3. Chat").click()  # compare the restored v1 with the kept v2
         page.click("#chat-target-0 input")
-        page.get_by_role("option", name="Tiny (tiny)").click()
+        page.locator("#chat-target-0").get_by_role("option", name="Tiny (tiny)").click()
         page.click("#chat-target-1 input")
-        page.get_by_role("option", name="Tiny v2 (tiny@v2)").click()
+        page.locator("#chat-target-1").get_by_role("option", name="Tiny v2 (tiny@v2)").click()
         page.fill("#chat-message textarea", "Hello")
         page.click("#chat-send")
         for pane in (0, 1):

@@ -63,7 +63,7 @@ def details(slug: str | None):
         return str(exc), "", gr.Dropdown(choices=[], value=None)
     preview = str(card.build_card(persona)).split("---", 2)[-1]
     choices = _versions(slug)
-    return describe(persona), preview, gr.Dropdown(choices=choices, value=choices[0][1] if choices else None)
+    return describe(persona, full_evaluation=False), preview, gr.Dropdown(choices=choices, value=choices[0][1] if choices else None)
 
 
 def _done(message: str, selected: str | None):
