@@ -147,6 +147,14 @@ class ChatEngine:
             self._fused = FusedLoRA(self.model)  # adapters changed: new stacks (and maybe new layers)
         return name
 
+    @contextlib.contextmanager
+    def exclusive(self, persona: Persona):
+        """(model, tokenizer, adapter name) with `persona`'s adapter loaded, for work beside chat (the
+        evaluation); no chat batch runs until the block ends, so the adapters cannot change under it."""
+        with self._lock:
+            adapter = self._adapter_for(persona)  # first: loading the first adapter wraps self.model in a PeftModel
+            yield self.model, self.tokenizer, adapter
+
     def stream_batch(self, rows: list[Row], stop: threading.Event | None = None) -> Iterator[list[str]]:
         """Answer every row with ONE batched `generate`; yield all rows' texts so far after each step.
 

@@ -94,26 +94,22 @@ def evaluate_persona(name: str, config: EvalConfig | None = None, registry: Pers
     def stage_end(name_: str):
         timings[name_] = round(time.perf_counter() - timings[name_], 2)
 
-    lock = contextlib.nullcontext()
-    load_started = time.perf_counter()
-    if model is None:
-        from studio.chat import get_engine
-
-        engine = get_engine(persona.base_model.get("spec"))
-        lock = engine._lock  # the engine's generation lock: a chat pane and an evaluation never interleave
-        with lock:
-            adapter = engine._adapter_for(persona)  # loaded once, shared with the chat panes
-        model, tokenizer = engine.model, engine.tokenizer
-    else:
-        adapter = model.active_adapter if isinstance(model.active_adapter, str) else model.active_adapters[0]
-    timings["load"] = round(time.perf_counter() - load_started, 2)
     max_length = int(persona.train.get("max_length") or 256)
     held_out = validation_posts or train_posts
     reference = ("held-out validation posts" if len(validation_posts) >= 2 else
                  "training posts (too few held-out posts: style figures are optimistic)")
     result: dict = {"version": 1, "created_at": now(), "config": config.to_dict(), "reference": reference}
 
-    with lock:
+    load_started = time.perf_counter()
+    if model is None:  # the chat engine's model and adapter, shared with the chat panes; no chat batch runs meanwhile
+        from studio.chat import get_engine
+
+        session = get_engine(persona.base_model.get("spec")).exclusive(persona)
+    else:
+        adapter = model.active_adapter if isinstance(model.active_adapter, str) else model.active_adapters[0]
+        session = contextlib.nullcontext((model, tokenizer, adapter))
+    with session as (model, tokenizer, adapter):
+        timings["load"] = round(time.perf_counter() - load_started, 2)
         stage("loss")
         if validation_posts:
             scored = _sample(validation_posts, config.loss_posts, config.seed)
