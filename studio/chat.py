@@ -23,6 +23,7 @@ from studio.dataset import chat_messages, ensure_chat_template
 from studio.errors import PersonaError
 from studio.models import load_model, load_tokenizer, resolve_base
 from studio.registry import Persona, PersonaRegistry
+from studio.threads import run_apart
 
 BASE = "base"
 BASE_LABEL = "Base model"
@@ -292,7 +293,7 @@ def get_engine(base_spec: str | None = None) -> ChatEngine:
     spec = base_spec or default_base()
     with _engines_lock:
         if spec not in _engines:
-            _engines[spec] = ChatEngine(spec)
+            _engines[spec] = run_apart(ChatEngine, spec)  # see studio.threads
         return _engines[spec]
 
 

@@ -78,6 +78,7 @@ def show(slug: str | None):
 @user_errors
 def run(slug: str | None, prompts: float, progress=gr.Progress()):
     from studio.evaluate import evaluate_persona
+    from studio.threads import run_apart
 
     if not slug:
         raise PersonaError("Choose a persona to evaluate (train one in the Train tab first).")
@@ -86,7 +87,8 @@ def run(slug: str | None, prompts: float, progress=gr.Progress()):
     def report(event: dict):
         progress((event["done"], event["total"]), desc=f"evaluating: {event['stage']}", unit="stages")
 
-    evaluate_persona(slug, EvalConfig(prompts=int(prompts)), progress=report)
+    # the model work runs in a thread that ends with it: see studio.threads (keeps chat decoding fast)
+    run_apart(evaluate_persona, slug, EvalConfig(prompts=int(prompts)), progress=report)
     return show(slug)
 
 
