@@ -1,11 +1,15 @@
-"""The LoRA deltas of a whole batch in one pair of batched matmuls per layer.
+"""The LoRA deltas of a whole batch in two small matmuls per layer, whatever mix of adapters its rows use.
 
 PEFT's LoRA layer does, per call and per adapter, a dropout module, two Linear modules, a scale and
 dtype checks; with `adapter_names` it also splits the batch into sub-batches per adapter. On a CPU
-decoding a few rows, that Python work costs more than the arithmetic. Here, once per generate, each
-LoRA layer gets the batch's stacked weights, `A: (rows, in, r)` and `B * scale: (rows, r, out)` (zeros
-for a base-model row); every forward is then `base(x) + (x @ A) @ B`: two `bmm` for all rows, whatever
-mix of adapters they use. PEFT still loads, names and deletes the adapters; only the forward is replaced.
+decoding a few rows, that Python work costs more than the arithmetic. Here, once per batch layout,
+each LoRA layer gets the batch's adapters side by side: `A: (in, R)` (every adapter's A, concatenated)
+and `B: (R, out)` (every adapter's B, scaled), plus a 0/1 mask `(rows, R)` that keeps each row's own
+block (all zero for a base-model row; no mask when every row uses the one adapter). Every forward is
+then `base(x) + ((x @ A) * mask) @ B`. Each adapter's weights are read once per step, however many
+rows use it; stacking a copy per row (the previous design) read them once per row, and decoding on a
+CPU is bound by memory reads. PEFT still loads, names and deletes the adapters; only the forward is
+replaced.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ class FusedLoRA:
         from peft.tuners.lora import Linear as LoraLinear
 
         self.layers = [m for m in model.modules() if isinstance(m, LoraLinear)]
-        self._batch: dict[int, tuple[torch.Tensor, torch.Tensor]] | None = None
+        self._batch: dict[int, tuple] | None = None
         self._cache: dict[tuple[str, ...], dict] = {}
         for layer in self.layers:
             layer.forward = self._forward_for(layer)
@@ -38,9 +42,14 @@ class FusedLoRA:
             weights = batch.get(id(layer))
             if weights is None:  # no row has an adapter on this layer
                 return result
-            a, b = weights
-            rows = x.reshape(x.shape[0], -1, x.shape[-1])
-            return result + torch.bmm(torch.bmm(rows, a), b).reshape(result.shape)
+            a, b, mask = weights
+            h = x.reshape(-1, x.shape[-1]) @ a
+            if mask is not None:
+                h = (h.view(x.shape[0], -1, h.shape[-1]) * mask).view(-1, h.shape[-1])
+            flat = result.view(-1, result.shape[-1])
+            if torch.is_grad_enabled():
+                return torch.addmm(flat, h, b).view(result.shape)
+            return flat.addmm_(h, b).view(result.shape)
 
         return forward
 
@@ -61,19 +70,28 @@ class FusedLoRA:
         self._cache.clear()
 
     def _stack(self, names: list[str]) -> dict:
-        stacked = {}
+        stacked, masks = {}, {}
         for layer in self.layers:
-            present = [n for n in names if n in layer.lora_A]
+            present = list(dict.fromkeys(n for n in names if n in layer.lora_A))
             if not present:
                 continue
-            rank = max(layer.lora_A[n].weight.shape[0] for n in present)
-            like = layer.lora_A[present[0]].weight
-            a = torch.zeros(len(names), layer.in_features, rank, dtype=like.dtype, device=like.device)
-            b = torch.zeros(len(names), rank, layer.out_features, dtype=like.dtype, device=like.device)
-            for i, n in enumerate(names):
-                if n in layer.lora_A:
-                    r = layer.lora_A[n].weight.shape[0]
-                    a[i, :, :r] = layer.lora_A[n].weight.detach().T
-                    b[i, :r, :] = layer.lora_B[n].weight.detach().T * layer.scaling[n]
-            stacked[id(layer)] = (a, b)
+            ranks = [layer.lora_A[n].weight.shape[0] for n in present]
+            a = torch.cat([layer.lora_A[n].weight.detach().T for n in present], dim=1).contiguous()
+            b = torch.cat([layer.lora_B[n].weight.detach().T * layer.scaling[n] for n in present]).contiguous()
+            layout = (tuple(present), tuple(ranks))
+            if layout not in masks:
+                masks[layout] = self._mask(names, present, ranks, a)
+            stacked[id(layer)] = (a, b, masks[layout])
         return stacked
+
+    @staticmethod
+    def _mask(names, present, ranks, like) -> torch.Tensor | None:
+        if all(n == present[0] for n in names):
+            return None
+        mask = torch.zeros(len(names), 1, sum(ranks), dtype=like.dtype, device=like.device)
+        offsets = [sum(ranks[:i]) for i in range(len(ranks))]
+        for row, n in enumerate(names):
+            if n in present:
+                i = present.index(n)
+                mask[row, 0, offsets[i]:offsets[i] + ranks[i]] = 1
+        return mask
