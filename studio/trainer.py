@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from studio.dataset import IGNORE_INDEX
 
+EVAL_CHUNK = 256  # positions whose logits are computed at once when no gradient is kept
+
 def split_batch(batch: dict, max_tokens: int) -> list[dict]:
     """Rows of a right-padded batch grouped so that rows x longest row <= max_tokens (at least one row
     a part), each part cut to its own longest row. One part (the batch) when it fits or max_tokens is 0."""
@@ -57,8 +59,13 @@ def post_token_trainer(max_batch_tokens: int = 0):
             labels = inputs["labels"][:, 1:]
             keep = labels != IGNORE_INDEX
             hidden = causal_lm.get_decoder()(input_ids=inputs["input_ids"], attention_mask=inputs.get("attention_mask")).last_hidden_state
-            logits = causal_lm.get_output_embeddings()(hidden[:, :-1][keep])
-            loss = torch.nn.functional.cross_entropy(logits.float(), labels[keep], reduction="sum")
+            head, hidden, targets = causal_lm.get_output_embeddings(), hidden[:, :-1][keep], labels[keep]
+            if torch.is_grad_enabled():
+                loss = torch.nn.functional.cross_entropy(head(hidden).float(), targets, reduction="sum")
+            else:  # validation: vocabulary-wide logits a slice at a time, or they set the run's peak memory
+                loss = sum(torch.nn.functional.cross_entropy(head(hidden[i:i + EVAL_CHUNK]).float(), targets[i:i + EVAL_CHUNK],
+                                                             reduction="sum") for i in range(0, len(targets), EVAL_CHUNK))
+                loss = loss if torch.is_tensor(loss) else hidden.new_zeros(())
             # Normalised over the post tokens of the whole accumulated batch when the Trainer counted them.
             self.loss_is_scaled_for_ga = num_items_in_batch is not None
             loss = loss / (num_items_in_batch if num_items_in_batch is not None else keep.sum().clamp(min=1))
