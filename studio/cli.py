@@ -274,7 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--posts", nargs="+", metavar="FILE", help="posts: any supported input or ingest output")
     p.add_argument("--name", help="persona name (letters, digits, '-', '_')")
     p.add_argument("--resume", metavar="NAME", help="resume the cancelled or killed run of persona NAME from its last checkpoint")
-    p.add_argument("--system", help="the persona's system prompt (default: 'You are NAME. Reply as NAME would post...')")
+    p.add_argument("--system", help="the persona's system prompt (default: 'You are NAME.')")
     p.add_argument("--text-column", help="CSV column with the posts (detected when omitted)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing persona of that name once training succeeds")
     p.add_argument("--json", action="store_true", help="end with one JSON line: persona, steps, seconds, final_loss, posts_used")

@@ -40,7 +40,9 @@ FALLBACK_TEMPLATE = (
 
 
 def default_system_prompt(name: str) -> str:
-    return f"You are {name}. Reply as {name} would post: same voice, style and language."
+    """Short on purpose: it is in every training example, and a post is often shorter than a long prompt.
+    The adapter learns the voice from the posts; the prompt only names whose voice (edit it at chat time)."""
+    return f"You are {name}."
 
 
 def ensure_chat_template(tokenizer) -> bool:

@@ -88,7 +88,7 @@ def test_upload_train_chat_in_both_panes(app_url, tmp_path, posts_file):
         page.click("#chat-target-1 input")
         page.get_by_role("option", name="Browser Bot (browser-bot)").click()
         expect(page.locator("#chat-system-1 textarea")).to_have_value(
-            "You are Browser Bot. Reply as Browser Bot would post: same voice, style and language.")
+            "You are Browser Bot.")
         page.fill("#chat-message textarea", "How was your day?")
         page.click("#chat-send")
         for pane in (0, 1):

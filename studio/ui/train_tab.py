@@ -152,7 +152,7 @@ def build(posts: gr.State, report: gr.State, clean: gr.State, table: gr.Datafram
             probe_steps = gr.Number(value=TrainConfig.probe_steps, label="Knowledge probe every N steps", info=help_["probe_steps"],
                                     minimum=0, elem_id="train-probe-steps")
     system = gr.Textbox(label="System prompt (optional)", lines=2,
-                        placeholder="Default: 'You are NAME. Reply as NAME would post: same voice, style and language.'")
+                        placeholder="Default: 'You are NAME.' (short: it is in every training example)")
     overwrite = gr.Checkbox(label="Replace an existing persona of this name", value=False)
     with gr.Row():
         start_button = gr.Button("Train persona", variant="primary", elem_id="train-button", scale=3)
