@@ -11,6 +11,7 @@ from studio.dataset import IGNORE_INDEX
 
 EVAL_CHUNK = 256  # positions whose logits are computed at once when no gradient is kept
 
+
 def split_batch(batch: dict, max_tokens: int) -> list[dict]:
     """Rows of a right-padded batch grouped so that rows x longest row <= max_tokens (at least one row
     a part), each part cut to its own longest row. One part (the batch) when it fits or max_tokens is 0."""

@@ -110,7 +110,7 @@ def test_qlora_without_cuda_is_refused(tiny_model_dir, tmp_path):
         train_persona([Post(p) for p in POSTS], "q", config, registry=PersonaRegistry(tmp_path))
 
 
-def test_post_token_loss_equals_the_full_forward_loss(tiny_model_dir, tmp_path):
+def test_post_token_loss_equals_the_full_forward_loss(tiny_model_dir, tmp_path, monkeypatch):
     """The fast path (output layer at labelled positions only) gives the model's own loss and gradients."""
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM, AutoTokenizer, TrainingArguments
@@ -133,6 +133,14 @@ def test_post_token_loss_equals_the_full_forward_loss(tiny_model_dir, tmp_path):
     full.backward()
     assert torch.allclose(fast, full, atol=1e-5)
     assert all(torch.allclose(a, p.grad, atol=1e-5) for a, p in zip(fast_grads, [p for p in model.parameters() if p.requires_grad]))
+    # validation (no gradient) computes the logits a slice of positions at a time: the same loss
+    import studio.trainer
+
+    labelled = int((batch["labels"][:, 1:] != -100).sum())
+    monkeypatch.setattr(studio.trainer, "EVAL_CHUNK", 7)
+    assert labelled > 2 * 7  # several slices, the last one partial
+    with torch.no_grad():
+        assert torch.allclose(trainer.compute_loss(model, batch), full, atol=1e-5)
 
 
 
