@@ -1,15 +1,23 @@
 """The training step, shaped for short posts on a CPU: every token that costs compute and teaches
 nothing is skipped, with the same loss and gradients as the plain forward (tests prove it).
 
-- The output layer runs only at the post's tokens (not the prompt's or the padding's).
+- The output layer runs only at the post's tokens (not the prompt's or the padding's), and its
+  vocabulary-wide logits are turned into the loss and the gradient in one pass (`post_token_loss`).
+- LoRA layers compute `base(x) + scaling * B(A(x))` as two matrix products, the sum folded into the
+  second (`lean_lora`).
 - A batch wider than `max_batch_tokens` runs in parts whose gradients add up (less peak memory).
 """
 
 from __future__ import annotations
 
+import types
+from contextlib import contextmanager
+
+import torch
+
 from studio.dataset import IGNORE_INDEX
 
-EVAL_CHUNK = 256  # positions whose logits are computed at once when no gradient is kept
+LOGITS_BYTES = 128 * 2 ** 20  # the most memory that vocabulary-wide logits may take at once
 
 
 def split_batch(batch: dict, max_tokens: int) -> list[dict]:
@@ -29,21 +37,94 @@ def split_batch(batch: dict, max_tokens: int) -> list[dict]:
     return [{key: value[rows][:, :lengths[rows[0]]] for key, value in batch.items()} for rows in parts]
 
 
+class _PostTokenCrossEntropy(torch.autograd.Function):
+    """Summed cross-entropy of `hidden @ weight.T`; the gradient for `hidden` is made in the same pass
+    (softmax minus one-hot, written over the logits in place), so the logits are never kept for the
+    backward pass, and no log-softmax copy, temporary or zero-filled gradient of their size is made."""
+
+    @staticmethod
+    def forward(ctx, hidden, weight, targets, rows):
+        loss = hidden.new_zeros((), dtype=torch.float32)
+        grad = torch.empty_like(hidden) if ctx.needs_input_grad[0] else None
+        for start in range(0, len(targets), rows):
+            logits = (hidden[start:start + rows] @ weight.T).float()
+            target = targets[start:start + rows]
+            picked = logits.gather(1, target[:, None]).squeeze(1)
+            top = logits.amax(dim=1, keepdim=True)
+            probs = logits.sub_(top).exp_()  # in place: no temporary of the logits' size
+            total = probs.sum(dim=1)
+            loss += (top.squeeze(1) + total.log() - picked).sum()
+            if grad is not None:
+                probs.div_(total[:, None])[torch.arange(len(target)), target] -= 1
+                grad[start:start + rows] = probs.to(weight.dtype) @ weight
+        ctx.save_for_backward(grad)
+        return loss
+
+    @staticmethod
+    def backward(ctx, grad_loss):
+        (grad,) = ctx.saved_tensors
+        return grad * grad_loss.to(grad.dtype), None, None, None
+
+
+def post_token_loss(hidden, weight, targets):
+    """Summed cross-entropy of the output layer `weight` (frozen, no bias) at `hidden` against `targets`,
+    at most LOGITS_BYTES of logits at a time. Same loss and gradient as `cross_entropy(hidden @ weight.T)`;
+    measured on a Japanese batch (384 post tokens x 49k vocabulary): ~10 % less time per training step."""
+    rows = max(1, LOGITS_BYTES // (4 * weight.shape[0]))
+    return _PostTokenCrossEntropy.apply(hidden, weight, targets, rows)
+
+
+def _lean_forward(self, x, *args, **kwargs):
+    if self.disable_adapters or self.merged or args or kwargs or len(self.active_adapters) != 1:
+        return type(self).forward(self, x, *args, **kwargs)
+    name = self.active_adapters[0]
+    base, scaling = self.base_layer, self.scaling[name]
+    flat = x.reshape(-1, x.shape[-1])
+    out = flat @ base.weight.T if base.bias is None else torch.addmm(base.bias, flat, base.weight.T)
+    out = torch.addmm(out, flat @ self.lora_A[name].weight.T, self.lora_B[name].weight.T, alpha=scaling)
+    return out.view(*x.shape[:-1], out.shape[-1])
+
+
+@contextmanager
+def lean_lora(model):
+    """PEFT's LoRA forward is `base(x) + lora_B(lora_A(dropout(x))) * scaling`: a multiply and an add over
+    every adapted layer's output, and their gradients. Inside this context plain LoRA layers (no dropout,
+    no DoRA, unquantized fp weights) fold both into the second matrix product (`addmm`): the same numbers,
+    ~7 % less time per CPU training step. Other layers keep PEFT's forward."""
+    from peft.tuners.lora import Linear
+
+    lean = []
+    for module in model.modules():
+        if isinstance(module, Linear) and type(module.base_layer) is torch.nn.Linear and not module.lora_variant \
+                and all(isinstance(d, torch.nn.Identity) for d in module.lora_dropout.values()):
+            module.forward = types.MethodType(_lean_forward, module)
+            lean.append(module)
+    try:
+        yield model
+    finally:
+        for module in lean:
+            del module.forward
+
+
 def post_token_trainer(max_batch_tokens: int = 0):
-    """A Trainer that runs the output layer only where the loss is taken (the post's tokens), and runs
-    a batch wider than `max_batch_tokens` in parts.
+    """A Trainer that runs the output layer only where the loss is taken (the post's tokens), trains
+    inside `lean_lora`, and runs a batch wider than `max_batch_tokens` in parts.
 
     The default forward computes logits (vocabulary-wide: 49k for SmolLM2) at every position, then
     throws away those of the system prompt, the user turn and the padding. Here the decoder's hidden
     states are gathered at the labelled positions first; same loss, ~25 % less time and memory per
-    step on CPU. Models whose logits are post-processed (soft-capping, scaling) use the default path.
+    step on CPU. Models whose logits are post-processed (soft-capping, scaling) or whose output layer
+    trains or has a bias use the default path.
     Peak memory is set by the widest batch's activations: its parts are backpropagated one after the
     other, each loss divided by the whole batch's post-token count, so the gradients add up to the same.
     """
-    import torch
     from transformers import Trainer
 
     class PostTokenTrainer(Trainer):
+        def train(self, *args, **kwargs):
+            with lean_lora(self.model):
+                return super().train(*args, **kwargs)
+
         def training_step(self, model, inputs, num_items_in_batch=None):
             parts = split_batch(inputs, max_batch_tokens)
             if len(parts) == 1:
@@ -54,19 +135,14 @@ def post_token_trainer(max_batch_tokens: int = 0):
 
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
             causal_lm = model.get_base_model() if hasattr(model, "get_base_model") else model
-            config = causal_lm.config
-            if getattr(config, "final_logit_softcapping", None) or getattr(config, "logit_scale", None):
+            config, head = causal_lm.config, causal_lm.get_output_embeddings()
+            if getattr(config, "final_logit_softcapping", None) or getattr(config, "logit_scale", None) \
+                    or head.bias is not None or head.weight.requires_grad:
                 return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
             labels = inputs["labels"][:, 1:]
             keep = labels != IGNORE_INDEX
             hidden = causal_lm.get_decoder()(input_ids=inputs["input_ids"], attention_mask=inputs.get("attention_mask")).last_hidden_state
-            head, hidden, targets = causal_lm.get_output_embeddings(), hidden[:, :-1][keep], labels[keep]
-            if torch.is_grad_enabled():
-                loss = torch.nn.functional.cross_entropy(head(hidden).float(), targets, reduction="sum")
-            else:  # validation: vocabulary-wide logits a slice at a time, or they set the run's peak memory
-                loss = sum(torch.nn.functional.cross_entropy(head(hidden[i:i + EVAL_CHUNK]).float(), targets[i:i + EVAL_CHUNK],
-                                                             reduction="sum") for i in range(0, len(targets), EVAL_CHUNK))
-                loss = loss if torch.is_tensor(loss) else hidden.new_zeros(())
+            loss = post_token_loss(hidden[:, :-1][keep], head.weight, labels[keep])
             # Normalised over the post tokens of the whole accumulated batch when the Trainer counted them.
             self.loss_is_scaled_for_ga = num_items_in_batch is not None
             loss = loss / (num_items_in_batch if num_items_in_batch is not None else keep.sum().clamp(min=1))

@@ -110,13 +110,16 @@ def test_qlora_without_cuda_is_refused(tiny_model_dir, tmp_path):
         train_persona([Post(p) for p in POSTS], "q", config, registry=PersonaRegistry(tmp_path))
 
 
-def test_post_token_loss_equals_the_full_forward_loss(tiny_model_dir, tmp_path, monkeypatch):
-    """The fast path (output layer at labelled positions only) gives the model's own loss and gradients."""
+@pytest.mark.parametrize("logit_rows", [10_000, 7])  # all post tokens at once, or several slices (the last partial)
+def test_post_token_loss_equals_the_full_forward_loss(tiny_model_dir, tmp_path, monkeypatch, logit_rows):
+    """The fast path (output layer at labelled positions only, loss and gradient in one pass, lean LoRA
+    layers) gives the model's own loss and gradients, in training and in validation."""
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM, AutoTokenizer, TrainingArguments
 
+    import studio.trainer
     from studio.dataset import build_examples, pad_batch
-    from studio.trainer import post_token_trainer
+    from studio.trainer import lean_lora, post_token_loss, post_token_trainer
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
     torch.manual_seed(0)
@@ -124,24 +127,27 @@ def test_post_token_loss_equals_the_full_forward_loss(tiny_model_dir, tmp_path, 
                            LoraConfig(r=4, target_modules="all-linear", init_lora_weights=False))
     batch = pad_batch(build_examples([Post(p) for p in POSTS[:4]], tokenizer, "You are Tiny. Reply as Tiny would.", 64), tokenizer.pad_token_id)
     assert (batch["attention_mask"] == 0).any()  # padded rows included
+    labelled = int((batch["labels"][:, 1:] != -100).sum())
+    assert labelled > 2 * 7
+    monkeypatch.setattr(studio.trainer, "LOGITS_BYTES", logit_rows * 4 * model.config.vocab_size)
+    calls = []
+    monkeypatch.setattr(studio.trainer, "post_token_loss", lambda *a: calls.append(1) or post_token_loss(*a))
     trainer = post_token_trainer()(model=model, args=TrainingArguments(output_dir=str(tmp_path), use_cpu=True, report_to="none"))
-    fast = trainer.compute_loss(model, batch)
-    fast.backward()
-    fast_grads = [p.grad.clone() for p in model.parameters() if p.requires_grad]
+    with lean_lora(model):
+        assert all("forward" in vars(m) for m in model.modules() if type(m).__name__ == "Linear" and hasattr(m, "lora_A"))
+        fast = trainer.compute_loss(model, batch)
+        fast.backward()
+        with torch.no_grad():
+            fast_eval = trainer.compute_loss(model, batch)
+    assert not any("forward" in vars(m) for m in model.modules())  # PEFT's own forward is back
+    trained = [p for p in model.parameters() if p.requires_grad]
+    fast_grads = [p.grad.clone() for p in trained]
     model.zero_grad()
     full = model(**batch).loss
     full.backward()
-    assert torch.allclose(fast, full, atol=1e-5)
-    assert all(torch.allclose(a, p.grad, atol=1e-5) for a, p in zip(fast_grads, [p for p in model.parameters() if p.requires_grad]))
-    # validation (no gradient) computes the logits a slice of positions at a time: the same loss
-    import studio.trainer
-
-    labelled = int((batch["labels"][:, 1:] != -100).sum())
-    monkeypatch.setattr(studio.trainer, "EVAL_CHUNK", 7)
-    assert labelled > 2 * 7  # several slices, the last one partial
-    with torch.no_grad():
-        assert torch.allclose(trainer.compute_loss(model, batch), full, atol=1e-5)
-
+    assert len(calls) == 2  # the fast path ran, not the Trainer's default
+    assert torch.allclose(fast, full, atol=1e-5) and torch.allclose(fast_eval, full, atol=1e-5)
+    assert all(torch.allclose(a, p.grad, atol=1e-5) for a, p in zip(fast_grads, trained))
 
 
 def test_wide_batches_run_in_parts_with_the_same_gradients(tiny_model_dir, tmp_path):
