@@ -1,26 +1,30 @@
 """Training speed, memory and one-epoch quality on the bundled SmolLM2-135M-Instruct (fp32, CPU):
 the studio's trainer against the seed recipe, both run by this script, each recipe in its own process.
 
-    python bench/train.py [--steps 8] [--epoch-posts 120] [--val-posts 40] [--fixtures koume andre]
+    python bench/train.py [--sample-posts 200] [--steps 8] [--epoch-posts 100] [--val-posts 40] [--fixtures koume andre]
 
-studio trainer: `studio.train.train_persona` with `TrainConfig` defaults except max_steps, on the posts of
-    `load_file` (the studio cleans and splits them itself): LoRA on all linear layers, length-grouped
-    batches padded to their own longest example (cut at max_length), loss on the post's tokens only.
+studio trainer: `studio.train.train_persona` with `TrainConfig` defaults except the length of the run, on
+    cleaned posts: LoRA on all linear layers, length-grouped batches padded to their own longest example
+    (cut at max_length), loss on the post's tokens only.
 seed recipe: the same cleaned train split, system prompt and user turns (studio.dataset's chat format),
     every example padded to the longest example of the whole set (tokenizer padding=True, no truncation),
     labels = input_ids with padding masked to -100 (loss on system + user + post; `--seed-labels assistant`
     masks all but the post), HF `Trainer` with its random sampler, LoRA r=16 alpha=32 dropout 0.05 on
     q_proj/v_proj, batch 4, fp32; learning rate and linear schedule as the studio's, so only the recipe differs.
 
-1. posts/s = steps x batch / seconds over `--steps` optimizer steps after one warm-up step (timed from the
-   end of optimizer step 1 to the end of step 1+steps: data, forward, backward, optimizer, Trainer overhead),
-   the share of padding tokens in those batches, and the share of tokens that carry the loss (labels != -100;
-   for the studio the post's tokens, the rest of the real tokens being the system prompt and user turn).
+1. posts/s: the studio trains one whole epoch of `--sample-posts` posts drawn at random (seeded) from the
+   fixture's cleaned posts, timed from its first training step to the end of its last (data, forward,
+   backward, optimizer, Trainer overhead; no warm-up step left out): its posts/s depend on which posts, so
+   it is measured over a sample of them all, not extrapolated. The seed recipe's rows are all as wide (the
+   longest of its train split), so every post costs the same: it runs `--steps` optimizer steps after one
+   warm-up step (timed from the end of step 1 to the end of step 1+steps). Also printed: the share of
+   padding tokens, and the share of tokens that carry the loss (labels != -100; for the studio the post's
+   tokens, the rest of the real tokens being the system prompt and user turn).
 2. achieved FLOP/s: the work done / seconds, beside the fp32 matmul peak of this machine (2048x2048
    torch.matmul, torch's default threads). Work: 4 x (parameters - output layer) per token computed
    (padding included) + 4 x output layer per position
    whose logits were computed (the seed: every position; the studio: the post's tokens).
-3. peak resident memory (VmHWM) of each recipe's process: import, load, tokenise, train `--steps`+1 steps.
+3. peak resident memory (VmHWM) of each recipe's process: import, load, tokenise, train (step 1).
 4. validation loss after one epoch on a seeded subset of the first fixture: `--epoch-posts` posts for training
    (ceil(n / batch) steps), `--val-posts` other posts held out, the same for both recipes; the loss is the mean
    cross-entropy over the post's tokens (assistant turn, with its end marker) of each held-out example, run
@@ -83,7 +87,7 @@ class Recorder:
             if self.first_start is None:  # the data set as the Trainer holds it: tokens per post
                 self.first_start, rows = time.perf_counter(), trainer.train_dataset
                 widths = [len(r["input_ids"]) for r in rows]
-                self.data = {"rows": len(widths), "mean_width": sum(widths) / len(widths), "same_width": len(set(widths)) == 1}
+                self.data = {"dataset_rows": len(widths), "mean_width": sum(widths) / len(widths), "same_width": len(set(widths)) == 1}
             studio = type(trainer).__name__ == "PostTokenTrainer"
             labelled = int((labels != -100).sum())
             self.records.append({"step": len(self.step_ends), "rows": ids.shape[0], "tokens": ids.numel(),
@@ -97,7 +101,7 @@ class Recorder:
     def summary(self, skip: int, steps: int) -> dict:
         timed = [r for r in self.records if skip <= r["step"] < skip + steps]
         start = self.step_ends[skip - 1] if skip else self.first_start
-        total = {key: sum(r[key] for r in timed) for key in ("tokens", "real", "labelled", "computed", "logits")}
+        total = {key: sum(r[key] for r in timed) for key in ("rows", "tokens", "real", "labelled", "computed", "logits")}
         return {"seconds": self.step_ends[skip + steps - 1] - start, "steps": steps, **total,
                 "widest": max(r["width"] for r in timed), **self.data}
 
@@ -119,16 +123,12 @@ def epoch_subset(fixture: str, n_train: int, n_val: int):
 def run_studio(fixture: str, mode: str, args) -> tuple:
     from studio.clean import CleanConfig
     from studio.config import TrainConfig
-    from studio.ingest import load_file
     from studio.registry import PersonaRegistry
     from studio.train import train_persona
 
     registry = PersonaRegistry(Path(os.environ["PERSONAS_DIR"]))
-    if mode == "speed":
-        result = train_persona(load_file(FIXTURES[fixture]), NAME, TrainConfig(max_steps=1 + args.steps, evaluate=False), registry=registry)
-        return result.model, None
-    train, val, report = epoch_subset(fixture, args.epoch_posts, args.val_posts)
-    config = TrainConfig(max_steps=math.ceil(len(train) / BATCH), evaluate=False)
+    train, val, report = epoch_subset(fixture, *((args.sample_posts, 0) if mode == "speed" else (args.epoch_posts, args.val_posts)))
+    config = TrainConfig(epochs=1, evaluate=False)
     result = train_persona(train, NAME, config, registry=registry, clean=CleanConfig(validation_fraction=0), report=report)
     return result.model, val
 
@@ -214,15 +214,17 @@ def child(recipe: str, fixture: str, mode: str, args) -> None:
     config = model.get_base_model().config
     out = {"peak_mb": peak_rss_mb(), "params": sum(p.numel() for p in model.parameters()),
            "vocab": config.vocab_size, "hidden": config.hidden_size}
-    if mode == "speed":
+    if mode == "speed" and recipe == "seed":
         out.update(recorder.summary(1, args.steps))
     else:
-        out.update(recorder.summary(0, len(recorder.step_ends)), val_loss=validation_loss(model, val))
+        out.update(recorder.summary(0, len(recorder.step_ends)))
+    if mode == "epoch":
+        out["val_loss"] = validation_loss(model, val)
     print(json.dumps(out))
 
 
 def spawn(recipe: str, fixture: str, mode: str, args) -> dict | None:
-    command = [sys.executable, __file__, "--child", recipe, fixture, mode, "--steps", str(args.steps),
+    command = [sys.executable, __file__, "--child", recipe, fixture, mode, "--steps", str(args.steps), "--sample-posts", str(args.sample_posts),
                "--epoch-posts", str(args.epoch_posts), "--val-posts", str(args.val_posts), "--seed-labels", args.seed_labels]
     env = {**os.environ, "TRANSFORMERS_VERBOSITY": "error"}
     out = subprocess.run(command, capture_output=True, text=True, env=env)
@@ -232,20 +234,12 @@ def spawn(recipe: str, fixture: str, mode: str, args) -> dict | None:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def epoch_rate(r: dict) -> float:
-    """posts/s over a whole epoch of the train split, at the measured seconds per processed token: the timed
-    steps are a sample, and length-grouped batches vary in width. Rows padded in advance (seed) are all as wide;
-    dynamically padded rows (studio) are taken at their mean length plus the timed batches' padding share."""
-    per_post = r["mean_width"] if r["same_width"] else r["mean_width"] * r["tokens"] / r["real"]
-    return r["tokens"] / r["seconds"] / per_post
-
-
 def describe(label: str, r: dict, peak: float) -> str:
     """Achieved FLOP/s counts the work done: 4 x (parameters - output layer) per token computed,
     4 x output layer per position whose logits were computed (the studio: the post's tokens only)."""
     head = r["vocab"] * r["hidden"]
     flops = 4 * ((r["params"] - head) * r["computed"] + head * r["logits"]) / r["seconds"]
-    return (f"  {label:<13} {r['steps']} steps in {r['seconds']:6.1f} s = {r['steps'] * BATCH / r['seconds']:5.2f} posts/s | "
+    return (f"  {label:<13} {r['rows']:>3} posts in {r['steps']:>2} steps, {r['seconds']:6.1f} s = {r['rows'] / r['seconds']:5.2f} posts/s | "
             f"{r['tokens']:>5} tokens, padding {1 - r['real'] / r['tokens']:5.1%}, loss on {r['labelled'] / r['tokens']:5.1%}, "
             f"widest {r['widest']} | {flops / 1e9:5.1f} GFLOP/s achieved "
             f"({flops / peak:5.1%} of the matmul peak) | peak RSS {r['peak_mb'] / 1024:4.2f} GB, {r['params'] / 1e6:.1f} M params")
@@ -253,7 +247,8 @@ def describe(label: str, r: dict, peak: float) -> str:
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--steps", type=int, default=8, help="timed optimizer steps per recipe and fixture (after 1 warm-up step)")
+    parser.add_argument("--sample-posts", type=int, default=200, help="posts the studio trains for one epoch per fixture (a seeded random sample)")
+    parser.add_argument("--steps", type=int, default=8, help="timed optimizer steps of the seed recipe per fixture (after 1 warm-up step)")
     parser.add_argument("--fixtures", nargs="+", default=list(FIXTURES), choices=list(FIXTURES))
     parser.add_argument("--epoch-posts", type=int, default=100, help="posts trained for one epoch (on the first fixture); 0 = skip")
     parser.add_argument("--val-posts", type=int, default=40, help="held-out posts for the validation loss")
@@ -272,9 +267,9 @@ def main():
     c = TrainConfig()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs | fp32 matmul peak "
           f"(2048x2048): {peak / 1e9:.1f} GFLOP/s")
-    print(f"settings: --steps {args.steps} (+1 warm-up) --epoch-posts {args.epoch_posts} --val-posts {args.val_posts} "
+    print(f"settings: --sample-posts {args.sample_posts} --steps {args.steps} (+1 warm-up) --epoch-posts {args.epoch_posts} --val-posts {args.val_posts} "
           f"--seed-labels {args.seed_labels} | studio: TrainConfig defaults (rank {c.rank}, targets {getattr(c, 'target_modules', 'all-linear')}, "
-          f"batch {c.batch_size}, max_length {c.max_length}, lr {c.learning_rate}) except max_steps")
+          f"batch {c.batch_size}, max_length {c.max_length}, lr {c.learning_rate}) except the length of the run")
     for fixture in args.fixtures:
         print(f"{FIXTURES[fixture].name}:")
         studio, seed = spawn("studio", fixture, "speed", args), spawn("seed", fixture, "speed", args)
@@ -282,11 +277,10 @@ def main():
             if r:
                 print(describe(label, r, peak))
         if studio and seed:
-            ratio = (studio["steps"] / studio["seconds"]) / (seed["steps"] / seed["seconds"])
-            print(f"  -> studio trains {ratio:.2f}x the seed recipe's posts/s (target >= 2.5x); over a whole epoch at the "
-                  f"measured s/token: {epoch_rate(studio):.2f} vs {epoch_rate(seed):.2f} posts/s = {epoch_rate(studio) / epoch_rate(seed):.2f}x "
-                  f"(mean {studio['mean_width']:.0f} tokens/post in the studio's train split of {studio['rows']}, "
-                  f"{studio['tokens'] / studio['steps'] / BATCH:.0f} in its timed batches; seed rows {seed['mean_width']:.0f})")
+            ratio = (studio["rows"] / studio["seconds"]) / (seed["rows"] / seed["seconds"])
+            print(f"  -> studio trains {ratio:.2f}x the seed recipe's posts/s (target >= 2.5x) | tokens/post: studio "
+                  f"{studio['real'] / studio['rows']:.0f} (post {studio['labelled'] / studio['rows']:.0f}, system prompt + user turn "
+                  f"{(studio['real'] - studio['labelled']) / studio['rows']:.0f}), seed rows {seed['mean_width']:.0f}")
             print(f"  -> peak RSS "
                   f"{studio['peak_mb'] / 1024:.2f} GB vs {seed['peak_mb'] / 1024:.2f} GB (target <= 2.5 GB)")
     if args.epoch_posts:
