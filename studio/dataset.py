@@ -20,17 +20,19 @@ log = logging.getLogger(__name__)
 IGNORE_INDEX = -100
 
 USER_PROMPTS = (
-    "What's on your mind?",
     "Say something.",
-    "What are you up to?",
-    "Any news today?",
-    "What do you think?",
-    "Tell me something.",
-    "今日はどうだった？",
+    "Any news?",
+    "What's up?",
+    "Any thoughts?",
+    "What's new?",
+    "How was your day?",
+    "元気？",
     "最近どう？",
-    "何か一言どうぞ。",
-    "いま何してる？",
+    "どう？",
+    "何してる？",
 )
+"""Short on purpose: a prompt is in every example that has no parent post, and costs compute in each
+(3-9 tokens with SmolLM2's tokenizer; Japanese takes ~2 tokens a character)."""
 
 FALLBACK_TEMPLATE = (
     "{% for message in messages %}{{ message['role'] | capitalize }}: {{ message['content'] }}\n{% endfor %}"
