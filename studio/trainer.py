@@ -76,9 +76,9 @@ def post_token_loss(hidden, weight, targets):
 
 
 def _lean_forward(self, x, *args, **kwargs):
-    if self.disable_adapters or self.merged or args or kwargs or len(self.active_adapters) != 1:
+    name = self.active_adapters[0] if len(self.active_adapters) == 1 else None
+    if self.disable_adapters or self.merged or args or kwargs or name not in self.lora_A:
         return type(self).forward(self, x, *args, **kwargs)
-    name = self.active_adapters[0]
     base, scaling = self.base_layer, self.scaling[name]
     flat = x.reshape(-1, x.shape[-1])
     out = flat @ base.weight.T if base.bias is None else torch.addmm(base.bias, flat, base.weight.T)

@@ -134,7 +134,8 @@ def test_post_token_loss_equals_the_full_forward_loss(tiny_model_dir, tmp_path, 
     monkeypatch.setattr(studio.trainer, "post_token_loss", lambda *a: calls.append(1) or post_token_loss(*a))
     trainer = post_token_trainer()(model=model, args=TrainingArguments(output_dir=str(tmp_path), use_cpu=True, report_to="none"))
     with lean_lora(model):
-        assert all("forward" in vars(m) for m in model.modules() if type(m).__name__ == "Linear" and hasattr(m, "lora_A"))
+        lora_layers = [m for m in model.modules() if type(m).__name__ == "Linear" and hasattr(m, "lora_A")]
+        assert lora_layers and all("forward" in vars(m) for m in lora_layers)
         fast = trainer.compute_loss(model, batch)
         fast.backward()
         with torch.no_grad():
@@ -148,6 +149,27 @@ def test_post_token_loss_equals_the_full_forward_loss(tiny_model_dir, tmp_path, 
     assert len(calls) == 2  # the fast path ran, not the Trainer's default
     assert torch.allclose(fast, full, atol=1e-5) and torch.allclose(fast_eval, full, atol=1e-5)
     assert all(torch.allclose(a, p.grad, atol=1e-5) for a, p in zip(fast_grads, trained))
+
+
+def test_lean_lora_falls_back_to_peft_when_adapters_are_off(tiny_model_dir):
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    from studio.trainer import lean_lora
+
+    torch.manual_seed(0)
+    model = get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_model_dir), LoraConfig(r=4, target_modules="all-linear",
+                                                                                            init_lora_weights=False))
+    ids = torch.tensor([[1, 2, 3, 4, 5]])
+    with torch.no_grad():
+        adapted = model(input_ids=ids).logits
+        with model.disable_adapter():
+            base = model(input_ids=ids).logits
+        with lean_lora(model):
+            assert torch.allclose(model(input_ids=ids).logits, adapted, atol=1e-5)
+            with model.disable_adapter():
+                assert torch.allclose(model(input_ids=ids).logits, base, atol=1e-6)
+    assert not torch.allclose(adapted, base, atol=1e-3)  # the adapter does change the output
 
 
 def test_wide_batches_run_in_parts_with_the_same_gradients(tiny_model_dir, tmp_path):
