@@ -5,7 +5,8 @@ the studio's trainer against the seed recipe, both run by this script, each reci
 
 studio trainer: `studio.train.train_persona` with `TrainConfig` defaults except the length of the run, on
     cleaned posts: LoRA on all linear layers; length-grouped batches padded to their own longest example
-    (cut at max_length), a batch wider than 512 tokens run in parts; loss on the post's tokens only.
+    (cut at max_length), a batch wider than 512 tokens run in parts, each run as one row with the opening its
+    rows share (chat markup, system prompt) once; loss on the post's tokens only.
 seed recipe: the same cleaned train split, system prompt and user turns (studio.dataset's chat format),
     every example padded to the longest example of the whole set (tokenizer padding=True, no truncation),
     labels = input_ids with padding masked to -100 (loss on system + user + post; `--seed-labels assistant`
@@ -21,7 +22,7 @@ seed recipe: the same cleaned train split, system prompt and user turns (studio.
    padding tokens, and the share of tokens that carry the loss (labels != -100; for the studio the post's
    tokens, the rest of the real tokens being the system prompt and user turn).
 2. achieved FLOP/s: the work done / seconds, beside the fp32 matmul peak of this machine (2048x2048
-   torch.matmul, torch's default threads). Work: 4 x (parameters - output layer) per token computed
+   torch.matmul, torch's default threads). Work: 4 x (parameters - output layer) per token computed (the studio's one rows)
    (padding included) + 4 x output layer per position
    whose logits were computed (the seed: every position; the studio: the post's tokens).
 3. peak resident memory (VmHWM) of each recipe's process: import, load, tokenise, train (the most of its runs).
@@ -78,8 +79,11 @@ class Recorder:
     (a batch the studio runs in parts is recorded part by part, under its optimizer step)."""
 
     def __init__(self):
+        import torch
         from torch.optim.optimizer import register_optimizer_step_post_hook
         from transformers import Trainer
+
+        from studio.trainer import one_row
 
         self.step_ends, self.records, self.first_start, self.data = [], [], None, {}
         register_optimizer_step_post_hook(lambda *_: self.step_ends.append(time.perf_counter()))
@@ -93,9 +97,10 @@ class Recorder:
                 self.data = {"dataset_rows": len(widths), "mean_width": sum(widths) / len(widths), "same_width": len(set(widths)) == 1}
             studio = type(trainer).__name__ == "PostTokenTrainer"
             labelled = int((labels != -100).sum())
+            row = one_row(inputs, torch.float32) if studio else None  # the studio runs a batch's rows as one row
             self.records.append({"step": len(self.step_ends), "rows": ids.shape[0], "tokens": ids.numel(),
                                  "real": int(mask.sum()) if mask is not None else ids.numel(), "labelled": labelled,
-                                 "computed": ids.numel(),
+                                 "computed": row["input_ids"].numel() if row is not None else ids.numel(),
                                  "logits": labelled if studio else ids.numel(), "width": ids.shape[1]})
             return original(trainer, model, inputs, *args, **kwargs)
 
@@ -244,7 +249,8 @@ def describe(label: str, r: dict, peak: float) -> str:
     flops = 4 * ((r["params"] - head) * r["computed"] + head * r["logits"]) / r["seconds"]
     return (f"  {label:<13} {r['rows']:>3} posts in {r['steps']:>2} steps, {r['seconds']:6.1f} s = {r['rows'] / r['seconds']:5.2f} posts/s | "
             f"{r['tokens']:>5} tokens, padding {1 - r['real'] / r['tokens']:5.1%}, loss on {r['labelled'] / r['tokens']:5.1%}, "
-            f"widest {r['widest']} | {flops / 1e9:5.1f} GFLOP/s achieved "
+            + (f"computed {r['computed']} (one row a batch, shared openings once), " if r["computed"] != r["tokens"] else "")
+            + f"widest {r['widest']} | {flops / 1e9:5.1f} GFLOP/s achieved "
             f"({flops / peak:5.1%} of the matmul peak) | peak RSS {r['peak_mb'] / 1024:4.2f} GB, {r['params'] / 1e6:.1f} M params")
 
 
@@ -292,7 +298,8 @@ def main():
         if studio and seed:
             print(f"  -> studio trains {rate(studio) / rate(seed):.2f}x the seed recipe's posts/s (target >= 2.5x) | tokens/post: studio "
                   f"{studio['real'] / studio['rows']:.0f} (post {studio['labelled'] / studio['rows']:.0f}, system prompt + user turn "
-                  f"{(studio['real'] - studio['labelled']) / studio['rows']:.0f}), {studio['rows'] / studio['steps']:.1f} posts/step; "
+                  f"{(studio['real'] - studio['labelled']) / studio['rows']:.0f}; computed {studio['computed'] / studio['rows']:.0f}), "
+                  f"{studio['rows'] / studio['steps']:.1f} posts/step; "
                   f"seed rows {seed['mean_width']:.0f}")
             print(f"  -> peak RSS {max(r['peak_mb'] for r in runs['studio']) / 1024:.2f} GB vs "
                   f"{max(r['peak_mb'] for r in runs['seed']) / 1024:.2f} GB (target <= 2.5 GB)")

@@ -5,6 +5,8 @@ nothing is skipped, with the same loss and gradients as the plain forward (tests
   vocabulary-wide logits are turned into the loss and the gradient in one pass (`post_token_loss`).
 - LoRA layers compute `base(x) + scaling * B(A(x))` as two matrix products, the sum folded into the
   second (`lean_lora`).
+- The rows of a batch run as one row in which their common opening (chat markup, system prompt) comes
+  once, each row's rest attending to it and to itself only (`one_row`).
 - A batch wider than `max_batch_tokens` runs in parts whose gradients add up (less peak memory).
 """
 
@@ -35,6 +37,36 @@ def split_batch(batch: dict, max_tokens: int) -> list[dict]:
         current.append(i)
     parts.append(current)
     return [{key: value[rows][:, :lengths[rows[0]]] for key, value in batch.items()} for rows in parts]
+
+
+def one_row(batch: dict, dtype: torch.dtype) -> dict | None:
+    """The rows of a right-padded batch as one row: the opening that all rows share comes once, then each
+    row's rest, which attends to that opening and to itself only (a 4D mask, `dtype`'s minimum where it
+    may not look), at the positions it has in its own row. Every row's tokens thus see exactly what they
+    see in the batch, and so get the same hidden states, from fewer tokens and no padding: in a training
+    example the shared opening is the chat markup and system prompt, a third of a short tweet's tokens.
+    `where[r, t]` is the index in the one row of row r's token t (0 at padding). None when nothing is shared."""
+    ids = batch["input_ids"]
+    mask = batch.get("attention_mask")
+    lengths = mask.sum(dim=1).tolist() if mask is not None else [ids.shape[1]] * len(ids)
+    shortest = min(lengths)
+    differs = (ids[:, :shortest] != ids[:1, :shortest]).any(dim=0).tolist() + [True]
+    shared = differs.index(True)
+    if len(ids) < 2 or not shared:
+        return None
+    rests = [length - shared for length in lengths]
+    starts = torch.tensor([shared + sum(rests[:r]) for r in range(len(ids))])
+    segment = torch.repeat_interleave(torch.arange(-1, len(ids)), torch.tensor([shared] + rests))
+    positions = torch.cat([torch.arange(shared)] + [torch.arange(shared, length) for length in lengths])
+    token = torch.arange(len(segment))
+    sees = (token[:, None] >= token[None, :]) & ((segment[:, None] == segment[None, :]) | (segment[None, :] == -1))
+    column = torch.arange(ids.shape[1])
+    where = torch.where(column < shared, column, starts[:, None] + column - shared)
+    where = where.masked_fill(column >= torch.tensor(lengths)[:, None], 0)
+    device = ids.device
+    return {"input_ids": torch.cat([ids[0, :shared]] + [row[shared:length] for row, length in zip(ids, lengths)])[None],
+            "position_ids": positions[None].to(device), "where": where.to(device),
+            "attention_mask": torch.zeros(sees.shape, dtype=dtype).masked_fill_(~sees, torch.finfo(dtype).min)[None, None].to(device)}
 
 
 class _PostTokenCrossEntropy(torch.autograd.Function):
@@ -109,7 +141,8 @@ def lean_lora(model):
 
 def post_token_trainer(max_batch_tokens: int = 0):
     """A Trainer that runs the output layer only where the loss is taken (the post's tokens), trains
-    inside `lean_lora`, and runs a batch wider than `max_batch_tokens` in parts.
+    inside `lean_lora`, runs a batch's rows as `one_row` (their shared opening once), and runs a batch
+    wider than `max_batch_tokens` in parts.
 
     The default forward computes logits (vocabulary-wide: 49k for SmolLM2) at every position, then
     throws away those of the system prompt, the user turn and the padding. Here the decoder's hidden
@@ -142,8 +175,18 @@ def post_token_trainer(max_batch_tokens: int = 0):
                 return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
             labels = inputs["labels"][:, 1:]
             keep = labels != IGNORE_INDEX
-            hidden = causal_lm.get_decoder()(input_ids=inputs["input_ids"], attention_mask=inputs.get("attention_mask")).last_hidden_state
-            loss = post_token_loss(hidden[:, :-1][keep], head.weight, labels[keep])
+            decoder = causal_lm.get_decoder()
+            window = getattr(config, "sliding_window", None) or labels.shape[1] + 1  # (a 4D mask replaces the window's)
+            row = one_row(inputs, head.weight.dtype) \
+                if config._attn_implementation in ("sdpa", "eager") and labels.shape[1] < window else None
+            if row is None:
+                hidden = decoder(input_ids=inputs["input_ids"], attention_mask=inputs.get("attention_mask")).last_hidden_state
+                hidden = hidden[:, :-1][keep]
+            else:
+                hidden = decoder(input_ids=row["input_ids"], attention_mask=row["attention_mask"],
+                                 position_ids=row["position_ids"]).last_hidden_state[0]
+                hidden = hidden[row["where"][:, :-1][keep]]
+            loss = post_token_loss(hidden, head.weight, labels[keep])
             # Normalised over the post tokens of the whole accumulated batch when the Trainer counted them.
             self.loss_is_scaled_for_ga = num_items_in_batch is not None
             loss = loss / (num_items_in_batch if num_items_in_batch is not None else keep.sum().clamp(min=1))

@@ -110,20 +110,21 @@ def test_qlora_without_cuda_is_refused(tiny_model_dir, tmp_path):
         train_persona([Post(p) for p in POSTS], "q", config, registry=PersonaRegistry(tmp_path))
 
 
-@pytest.mark.parametrize("logit_rows", [10_000, 7])  # all post tokens at once, or several slices (the last partial)
-def test_post_token_loss_equals_the_full_forward_loss(tiny_model_dir, tmp_path, monkeypatch, logit_rows):
-    """The fast path (output layer at labelled positions only, loss and gradient in one pass, lean LoRA
-    layers) gives the model's own loss and gradients, in training and in validation."""
+# all post tokens at once or several slices (the last partial); both attention implementations that take a 4D mask
+@pytest.mark.parametrize("logit_rows, attention", [(10_000, "sdpa"), (7, "eager")])
+def test_post_token_loss_equals_the_full_forward_loss(tiny_model_dir, tmp_path, monkeypatch, logit_rows, attention):
+    """The fast path (the rows as one row, output layer at labelled positions only, loss and gradient in
+    one pass, lean LoRA layers) gives the model's own loss and gradients, in training and in validation."""
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM, AutoTokenizer, TrainingArguments
 
     import studio.trainer
     from studio.dataset import build_examples, pad_batch
-    from studio.trainer import lean_lora, post_token_loss, post_token_trainer
+    from studio.trainer import lean_lora, one_row, post_token_loss, post_token_trainer
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
     torch.manual_seed(0)
-    model = get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_model_dir),
+    model = get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_model_dir, attn_implementation=attention),
                            LoraConfig(r=4, target_modules="all-linear", init_lora_weights=False))
     batch = pad_batch(build_examples([Post(p) for p in POSTS[:4]], tokenizer, "You are Tiny. Reply as Tiny would.", 64), tokenizer.pad_token_id)
     assert (batch["attention_mask"] == 0).any()  # padded rows included
@@ -132,6 +133,8 @@ def test_post_token_loss_equals_the_full_forward_loss(tiny_model_dir, tmp_path, 
     monkeypatch.setattr(studio.trainer, "LOGITS_BYTES", logit_rows * 4 * model.config.vocab_size)
     calls = []
     monkeypatch.setattr(studio.trainer, "post_token_loss", lambda *a: calls.append(1) or post_token_loss(*a))
+    rows = []
+    monkeypatch.setattr(studio.trainer, "one_row", lambda *a: rows.append(one_row(*a)) or rows[-1])
     trainer = post_token_trainer()(model=model, args=TrainingArguments(output_dir=str(tmp_path), use_cpu=True, report_to="none"))
     with lean_lora(model):
         lora_layers = [m for m in model.modules() if type(m).__name__ == "Linear" and hasattr(m, "lora_A")]
@@ -147,8 +150,28 @@ def test_post_token_loss_equals_the_full_forward_loss(tiny_model_dir, tmp_path, 
     full = model(**batch).loss
     full.backward()
     assert len(calls) == 2  # the fast path ran, not the Trainer's default
+    assert len(rows) == 2 and rows[0]["input_ids"].shape[1] < batch["attention_mask"].sum()  # as one row, the opening once
     assert torch.allclose(fast, full, atol=1e-5) and torch.allclose(fast_eval, full, atol=1e-5)
     assert all(torch.allclose(a, p.grad, atol=1e-5) for a, p in zip(fast_grads, trained))
+
+
+def test_one_row_shares_the_opening_and_keeps_every_token():
+    from studio.trainer import one_row
+
+    ids = torch.tensor([[5, 6, 7, 8, 9, 0], [5, 6, 3, 0, 0, 0], [5, 6, 7, 1, 2, 4]])
+    batch = {"input_ids": ids, "attention_mask": (ids != 0).long()}
+    row = one_row(batch, torch.float32)
+    assert row["input_ids"].tolist() == [[5, 6, 7, 8, 9, 3, 7, 1, 2, 4]]
+    assert row["position_ids"].tolist() == [[0, 1, 2, 3, 4, 2, 2, 3, 4, 5]]
+    real = batch["attention_mask"].bool()
+    assert torch.equal(row["input_ids"][0][row["where"]][real], ids[real])  # every real token, where `where` says
+    sees = row["attention_mask"][0, 0] == 0
+    assert sees[6].tolist() == [True, True] + [False] * 4 + [True] + [False] * 3  # opening and itself, not row 0's rest
+    assert not sees.triu(1).any()  # causal
+    # rows that are all opening come once; one row, or rows that share nothing: None
+    assert one_row({"input_ids": torch.tensor([[5, 6], [5, 6]])}, torch.float32)["input_ids"].tolist() == [[5, 6]]
+    assert one_row({"input_ids": ids[:1]}, torch.float32) is None
+    assert one_row({"input_ids": torch.tensor([[1, 2], [3, 4]])}, torch.float32) is None
 
 
 def test_lean_lora_falls_back_to_peft_when_adapters_are_off(tiny_model_dir):
