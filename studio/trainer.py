@@ -20,6 +20,7 @@ import torch
 from studio.dataset import IGNORE_INDEX
 
 LOGITS_BYTES = 128 * 2 ** 20  # the most memory that vocabulary-wide logits may take at once
+ONE_ROW_TOKENS = 1024  # longest one row; attention's memory grows with the square of a row's length
 
 
 def split_batch(batch: dict, max_tokens: int) -> list[dict]:
@@ -39,22 +40,23 @@ def split_batch(batch: dict, max_tokens: int) -> list[dict]:
     return [{key: value[rows][:, :lengths[rows[0]]] for key, value in batch.items()} for rows in parts]
 
 
-def one_row(batch: dict, dtype: torch.dtype) -> dict | None:
+def one_row(batch: dict, dtype: torch.dtype, max_tokens: int = ONE_ROW_TOKENS) -> dict | None:
     """The rows of a right-padded batch as one row: the opening that all rows share comes once, then each
     row's rest, which attends to that opening and to itself only (a 4D mask, `dtype`'s minimum where it
     may not look), at the positions it has in its own row. Every row's tokens thus see exactly what they
     see in the batch, and so get the same hidden states, from fewer tokens and no padding: in a training
     example the shared opening is the chat markup and system prompt, a third of a short tweet's tokens.
-    `where[r, t]` is the index in the one row of row r's token t (0 at padding). None when nothing is shared."""
+    `where[r, t]` is the index in the one row of row r's token t (0 at padding). None when nothing is
+    shared or the one row would be longer than `max_tokens`."""
     ids = batch["input_ids"]
     mask = batch.get("attention_mask")
     lengths = mask.sum(dim=1).tolist() if mask is not None else [ids.shape[1]] * len(ids)
     shortest = min(lengths)
     differs = (ids[:, :shortest] != ids[:1, :shortest]).any(dim=0).tolist() + [True]
     shared = differs.index(True)
-    if len(ids) < 2 or not shared:
-        return None
     rests = [length - shared for length in lengths]
+    if len(ids) < 2 or not shared or shared + sum(rests) > max_tokens:
+        return None
     starts = torch.tensor([shared + sum(rests[:r]) for r in range(len(ids))])
     segment = torch.repeat_interleave(torch.arange(-1, len(ids)), torch.tensor([shared] + rests))
     positions = torch.cat([torch.arange(shared)] + [torch.arange(shared, length) for length in lengths])

@@ -168,6 +168,7 @@ def test_one_row_shares_the_opening_and_keeps_every_token():
     sees = row["attention_mask"][0, 0] == 0
     assert sees[6].tolist() == [True, True] + [False] * 4 + [True] + [False] * 3  # opening and itself, not row 0's rest
     assert not sees.triu(1).any()  # causal
+    assert one_row(batch, torch.float32, max_tokens=9) is None  # longer than allowed: the rows stay rows
     # rows that are all opening come once; one row, or rows that share nothing: None
     assert one_row({"input_ids": torch.tensor([[5, 6], [5, 6]])}, torch.float32)["input_ids"].tolist() == [[5, 6]]
     assert one_row({"input_ids": ids[:1]}, torch.float32) is None
