@@ -22,9 +22,9 @@ seed recipe: the same cleaned train split, system prompt and user turns (studio.
    padding tokens, and the share of tokens that carry the loss (labels != -100; for the studio the post's
    tokens, the rest of the real tokens being the system prompt and user turn).
 2. achieved FLOP/s: the work done / seconds, beside the fp32 matmul peak of this machine (2048x2048
-   torch.matmul, torch's default threads). Work: 4 x (parameters - output layer) per token computed (the studio's one rows)
-   (padding included) + 4 x output layer per position
-   whose logits were computed (the seed: every position; the studio: the post's tokens).
+   torch.matmul, torch's default threads). Work: 4 x (parameters - output layer) per token computed (the seed:
+   padding included; the studio: the tokens of its one rows) + 4 x output layer per position whose logits were
+   computed (the seed: every position; the studio: the post's tokens).
 3. peak resident memory (VmHWM) of each recipe's process: import, load, tokenise, train (the most of its runs).
 Each speed run is its own process; `--repeats` runs per recipe alternate (studio, seed, studio, seed) and the
 fastest of each recipe counts, as timing tools do: this 2-core machine is shared, and its speed drifts by
@@ -83,7 +83,7 @@ class Recorder:
         from torch.optim.optimizer import register_optimizer_step_post_hook
         from transformers import Trainer
 
-        from studio.trainer import one_row
+        from studio.trainer import one_row, one_row_is_exact
 
         self.step_ends, self.records, self.first_start, self.data = [], [], None, {}
         register_optimizer_step_post_hook(lambda *_: self.step_ends.append(time.perf_counter()))
@@ -97,7 +97,8 @@ class Recorder:
                 self.data = {"dataset_rows": len(widths), "mean_width": sum(widths) / len(widths), "same_width": len(set(widths)) == 1}
             studio = type(trainer).__name__ == "PostTokenTrainer"
             labelled = int((labels != -100).sum())
-            row = one_row(inputs, torch.float32) if studio else None  # the studio runs a batch's rows as one row
+            # the studio runs a batch's rows as one row (as PostTokenTrainer.compute_loss decides)
+            row = one_row(inputs, torch.float32) if studio and one_row_is_exact(trainer.model.config, ids.shape[1]) else None
             self.records.append({"step": len(self.step_ends), "rows": ids.shape[0], "tokens": ids.numel(),
                                  "real": int(mask.sum()) if mask is not None else ids.numel(), "labelled": labelled,
                                  "computed": row["input_ids"].numel() if row is not None else ids.numel(),

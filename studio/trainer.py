@@ -71,6 +71,13 @@ def one_row(batch: dict, dtype: torch.dtype, max_tokens: int = ONE_ROW_TOKENS) -
             "attention_mask": torch.zeros(sees.shape, dtype=dtype).masked_fill_(~sees, torch.finfo(dtype).min)[None, None].to(device)}
 
 
+def one_row_is_exact(config, width: int) -> bool:
+    """Whether `one_row` gives this model the same hidden states as its rows `width` tokens wide: only sdpa
+    and eager attention take a 4D mask as it is, and the mask replaces a sliding window's."""
+    window = getattr(config, "sliding_window", None)
+    return config._attn_implementation in ("sdpa", "eager") and (not window or width <= window)
+
+
 class _PostTokenCrossEntropy(torch.autograd.Function):
     """Summed cross-entropy of `hidden @ weight.T`; the gradient for `hidden` is made in the same pass
     (softmax minus one-hot, written over the logits in place), so the logits are never kept for the
@@ -178,9 +185,7 @@ def post_token_trainer(max_batch_tokens: int = 0):
             labels = inputs["labels"][:, 1:]
             keep = labels != IGNORE_INDEX
             decoder = causal_lm.get_decoder()
-            window = getattr(config, "sliding_window", None) or labels.shape[1] + 1  # (a 4D mask replaces the window's)
-            row = one_row(inputs, head.weight.dtype) \
-                if config._attn_implementation in ("sdpa", "eager") and labels.shape[1] < window else None
+            row = one_row(inputs, head.weight.dtype) if one_row_is_exact(config, inputs["input_ids"].shape[1]) else None
             if row is None:
                 hidden = decoder(input_ids=inputs["input_ids"], attention_mask=inputs.get("attention_mask")).last_hidden_state
                 hidden = hidden[:, :-1][keep]

@@ -110,9 +110,10 @@ def test_qlora_without_cuda_is_refused(tiny_model_dir, tmp_path):
         train_persona([Post(p) for p in POSTS], "q", config, registry=PersonaRegistry(tmp_path))
 
 
-# all post tokens at once or several slices (the last partial); both attention implementations that take a 4D mask
-@pytest.mark.parametrize("logit_rows, attention", [(10_000, "sdpa"), (7, "eager")])
-def test_post_token_loss_equals_the_full_forward_loss(tiny_model_dir, tmp_path, monkeypatch, logit_rows, attention):
+# all post tokens at once or several slices (the last partial); both attention implementations that take a 4D mask;
+# a sliding window narrower than the rows (the one row's mask would replace it): the rows stay rows
+@pytest.mark.parametrize("logit_rows, attention, window", [(10_000, "sdpa", None), (7, "eager", None), (10_000, "sdpa", 8)])
+def test_post_token_loss_equals_the_full_forward_loss(tiny_model_dir, tmp_path, monkeypatch, logit_rows, attention, window):
     """The fast path (the rows as one row, output layer at labelled positions only, loss and gradient in
     one pass, lean LoRA layers) gives the model's own loss and gradients, in training and in validation."""
     from peft import LoraConfig, get_peft_model
@@ -126,6 +127,7 @@ def test_post_token_loss_equals_the_full_forward_loss(tiny_model_dir, tmp_path, 
     torch.manual_seed(0)
     model = get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_model_dir, attn_implementation=attention),
                            LoraConfig(r=4, target_modules="all-linear", init_lora_weights=False))
+    model.config.sliding_window = window  # (Llama has none: it only steers the trainer's choice here)
     batch = pad_batch(build_examples([Post(p) for p in POSTS[:4]], tokenizer, "You are Tiny. Reply as Tiny would.", 64), tokenizer.pad_token_id)
     assert (batch["attention_mask"] == 0).any()  # padded rows included
     labelled = int((batch["labels"][:, 1:] != -100).sum())
@@ -150,7 +152,10 @@ def test_post_token_loss_equals_the_full_forward_loss(tiny_model_dir, tmp_path, 
     full = model(**batch).loss
     full.backward()
     assert len(calls) == 2  # the fast path ran, not the Trainer's default
-    assert len(rows) == 2 and rows[0]["input_ids"].shape[1] < batch["attention_mask"].sum()  # as one row, the opening once
+    if window is None:
+        assert len(rows) == 2 and rows[0]["input_ids"].shape[1] < batch["attention_mask"].sum()  # as one row, the opening once
+    else:
+        assert rows == []
     assert torch.allclose(fast, full, atol=1e-5) and torch.allclose(fast_eval, full, atol=1e-5)
     assert all(torch.allclose(a, p.grad, atol=1e-5) for a, p in zip(fast_grads, trained))
 
