@@ -36,7 +36,7 @@ def setup():
     every later figure here up to 2x slower (measured), which no chat process of the app ever sees."""
     import subprocess
 
-    from studio.registry import PersonaRegistry
+    from studio.persona.registry import PersonaRegistry
 
     for name in ("koume-a", "koume-b"):
         subprocess.run([sys.executable, "-m", "studio", "train", "--posts", str(POSTS), "--name", name, "--max-steps", "2",
@@ -47,7 +47,7 @@ def setup():
 def bench_switch(engine, registry):
     from peft import PeftModel
 
-    from studio.threads import run_apart
+    from studio.chat.threads import run_apart
     from studio.ui.chat_tab import default_prompt, warm
 
     for t in ("koume-a", "koume-b"):
@@ -71,7 +71,7 @@ def bench_switch(engine, registry):
         engine.model.delete_adapter("bench-reload")
         return seconds
 
-    reload_s = run_apart(reload)  # torch work off the chat worker runs in its own thread (studio.threads)
+    reload_s = run_apart(reload)  # torch work off the chat worker runs in its own thread (studio.chat.threads)
     median = statistics.median(times) * 1000
     print(f"switch       pane persona switch median {median:.1f} ms (max {max(times) * 1000:.1f})   "
           f"| baseline: loading the adapter {reload_s * 1000:.0f} ms   target <= 20 ms  {ok(median <= 20)}")
@@ -88,10 +88,10 @@ def bench_panes(engine, registry, tokens: int):
     import torch
     from transformers import AutoModelForCausalLM
 
-    from studio.chat import Row
-    from studio.config import GenerationConfig
-    from studio.dataset import chat_messages
-    from studio.threads import run_apart
+    from studio.chat.engine import Row
+    from studio.chat.config import GenerationConfig
+    from studio.chat_format import chat_messages
+    from studio.chat.threads import run_apart
 
     a, b = registry.get("koume-a"), registry.get("koume-b")
     settings = GenerationConfig(max_new_tokens=tokens, greedy=True)
@@ -112,7 +112,7 @@ def bench_panes(engine, registry, tokens: int):
     n = min(c for _, c in one.values())
 
     def plain_generate():
-        """A fresh, unpatched, adapter-free model; in a thread of its own, as the app runs such work (studio.threads)."""
+        """A fresh, unpatched, adapter-free model; in a thread of its own, as the app runs such work (studio.chat.threads)."""
         plain = AutoModelForCausalLM.from_pretrained(engine.ref.path).eval()
         inputs = engine.tokenizer.apply_chat_template(long, add_generation_prompt=True, return_tensors="pt", return_dict=True)
         with torch.inference_mode():
@@ -201,7 +201,7 @@ def main():
     os.environ.pop("STUDIO_BASE_MODEL", None)
     import torch
 
-    from studio.chat import get_engine
+    from studio.chat.engine import get_engine
 
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, cuda={torch.cuda.is_available()}")
     registry = setup()

@@ -1,5 +1,5 @@
 """Persona evaluation on the bundled SmolLM2-135M-Instruct (CPU): a short persona is trained on each
-fixture, then `studio.evaluate.evaluate_persona` runs at the default settings (16 prompts, 64 new
+fixture, then `studio.evaluation.run.evaluate_persona` runs at the default settings (16 prompts, 64 new
 tokens, the 40-question probe) through the shared chat engine, as `python -m studio eval` does.
 
     python bench/evaluate.py [--fixtures koume andre] [--steps 30] [--prompts 16]
@@ -38,13 +38,15 @@ def main() -> None:
 
     from transformers.utils import logging as hf_logging
 
-    from studio.chat import get_engine
+    from studio.chat.engine import get_engine
     from studio.clean import clean_posts
-    from studio.config import EvalConfig, GenerationConfig, TrainConfig
-    from studio.evaluate import choose_prompts, evaluate_persona
+    from studio.evaluation.config import EvalConfig
+    from studio.chat.config import GenerationConfig
+    from studio.training.config import TrainConfig
+    from studio.evaluation.run import choose_prompts, evaluate_persona
     from studio.ingest import load_file
-    from studio.registry import PersonaRegistry
-    from studio.train import train_persona
+    from studio.persona.registry import PersonaRegistry
+    from studio.training.run import train_persona
 
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()

@@ -42,9 +42,9 @@ def bench_conversion():
 
 
 def bench_training(posts_path: Path, steps: int):
-    from studio.config import TrainConfig
+    from studio.training.config import TrainConfig
     from studio.ingest import load_file
-    from studio.train import train_persona
+    from studio.training.run import train_persona
 
     posts = load_file(posts_path)
     result = train_persona(posts, "bench", TrainConfig(max_steps=steps))
@@ -57,8 +57,8 @@ def bench_padding(result, posts_path: Path, batches: int = 8):
     """Forward+backward over the same posts: batches of similar length padded to their longest (what the
     length-grouped sampler and `pad_batch` do) against random batches padded to max_length (the seed's recipe)."""
     from studio.clean import clean_posts
-    from studio.config import TrainConfig
-    from studio.dataset import build_examples, pad_batch
+    from studio.training.config import TrainConfig
+    from studio.chat_format import build_examples, pad_batch
     from studio.ingest import load_file
     from studio.models import load_tokenizer, resolve_base
 
@@ -96,10 +96,10 @@ def bench_chat(max_new_tokens: int = 48):
     """Greedy replies of the same length: the engine's base pane and persona pane against plain generate."""
     import torch
 
-    from studio.chat import ChatEngine
-    from studio.config import GenerationConfig
-    from studio.dataset import chat_messages
-    from studio.registry import PersonaRegistry
+    from studio.chat.engine import ChatEngine
+    from studio.chat.config import GenerationConfig
+    from studio.chat_format import chat_messages
+    from studio.persona.registry import PersonaRegistry
 
     engine, load_s = timed(lambda: ChatEngine("bundled"))
     persona = PersonaRegistry().get("bench")

@@ -3,11 +3,11 @@ the studio's trainer against the seed recipe, both run by this script, each reci
 
     python bench/train.py [--sample-posts 200] [--repeats 2] [--steps 8] [--epoch-posts 100] [--val-posts 40] [--fixtures koume andre]
 
-studio trainer: `studio.train.train_persona` with `TrainConfig` defaults except the length of the run, on
+studio trainer: `studio.training.run.train_persona` with `TrainConfig` defaults except the length of the run, on
     cleaned posts: LoRA on all linear layers; length-grouped batches padded to their own longest example
     (cut at max_length), a batch wider than 512 tokens run in parts, each run as one row with the opening its
     rows share (chat markup, system prompt) once; loss on the post's tokens only.
-seed recipe: the same cleaned train split, system prompt and user turns (studio.dataset's chat format),
+seed recipe: the same cleaned train split, system prompt and user turns (studio.chat_format's chat format),
     every example padded to the longest example of the whole set (tokenizer padding=True, no truncation),
     labels = input_ids with padding masked to -100 (loss on system + user + post; `--seed-labels assistant`
     masks all but the post), HF `Trainer` with its random sampler, LoRA r=16 alpha=32 dropout 0.05 on
@@ -52,7 +52,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 FIXTURES = {"koume": ROOT.parent / "shared" / "fixtures" / "koume-dayuu-tweets.csv",
             "andre": ROOT.parent / "shared" / "fixtures" / "x-archive-andreruffert.zip"}
-NAME = "bench"  # persona name: the system prompt is studio.dataset.default_system_prompt(NAME) in both recipes
+NAME = "bench"  # persona name: the system prompt is studio.chat_format.default_system_prompt(NAME) in both recipes
 BATCH = 4
 
 
@@ -83,7 +83,7 @@ class Recorder:
         from torch.optim.optimizer import register_optimizer_step_post_hook
         from transformers import Trainer
 
-        from studio.trainer import one_row, one_row_is_exact
+        from studio.training.step import one_row, one_row_is_exact
 
         self.step_ends, self.records, self.first_start, self.data = [], [], None, {}
         register_optimizer_step_post_hook(lambda *_: self.step_ends.append(time.perf_counter()))
@@ -131,9 +131,9 @@ def epoch_subset(fixture: str, n_train: int, n_val: int):
 
 def run_studio(fixture: str, mode: str, args) -> tuple:
     from studio.clean import CleanConfig
-    from studio.config import TrainConfig
-    from studio.registry import PersonaRegistry
-    from studio.train import train_persona
+    from studio.training.config import TrainConfig
+    from studio.persona.registry import PersonaRegistry
+    from studio.training.run import train_persona
 
     registry = PersonaRegistry(Path(os.environ["PERSONAS_DIR"]))
     train, val, report = epoch_subset(fixture, *((args.sample_posts, 0) if mode == "speed" else (args.epoch_posts, args.val_posts)))
@@ -147,8 +147,8 @@ def run_seed(fixture: str, mode: str, args) -> tuple:
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM, Trainer, TrainingArguments, default_data_collator
 
-    from studio.config import TrainConfig
-    from studio.dataset import build_examples, default_system_prompt
+    from studio.training.config import TrainConfig
+    from studio.chat_format import build_examples, default_system_prompt
     from studio.models import load_tokenizer, resolve_base
 
     if mode == "speed":
@@ -186,7 +186,7 @@ def validation_loss(model, posts) -> float:
     """Mean cross-entropy over the post tokens of each held-out example, one example at a time (no padding)."""
     import torch
 
-    from studio.dataset import build_examples, default_system_prompt
+    from studio.chat_format import build_examples, default_system_prompt
     from studio.models import load_tokenizer, resolve_base
 
     tokenizer = load_tokenizer(resolve_base("bundled"))
@@ -271,7 +271,7 @@ def main():
         return child(*args.child, args)
     import torch
 
-    from studio.config import TrainConfig
+    from studio.training.config import TrainConfig
 
     started = time.perf_counter()
     peak = matmul_peak()

@@ -2,7 +2,7 @@
 
 - Storage: `config.personas_dir()` puts the registry in `/data/personas` when the Space has
   persistent storage (`/data`) and `PERSONAS_DIR` is unset.
-- Token: the Space secret `HF_TOKEN` is an environment variable; `studio.hub` reads it per call.
+- Token: the Space secret `HF_TOKEN` is an environment variable; `studio.persona.hub` reads it per call.
 - ZeroGPU: `gpu(fn)` decorates a generation handler with `spaces.GPU` when the `spaces` package
   is importable (it is on Spaces), and returns `fn` unchanged elsewhere.
 - Training runs for many minutes in a background process, which ZeroGPU's per-call GPU slices

@@ -7,9 +7,9 @@ import shutil
 
 import pytest
 
-from studio.config import TrainConfig
+from studio.training.config import TrainConfig
 from studio.ingest import Post
-from studio.registry import PersonaRegistry
+from studio.persona.registry import PersonaRegistry
 from tests.conftest import POSTS
 
 LANGS = ["en", "en", "en", "ja", "en", "en", "ja", "en"]
@@ -18,7 +18,7 @@ LANGS = ["en", "en", "en", "ja", "en", "en", "ja", "en"]
 @pytest.fixture(scope="session")
 def tiny_persona_source(tiny_model_dir, tmp_path_factory):
     """A registry folder holding the persona 'Tiny' (two steps: enough for real, non-zero LoRA weights)."""
-    from studio.train import train_persona
+    from studio.training.run import train_persona
 
     root = tmp_path_factory.mktemp("tiny-personas")
     posts = [Post(text, created_at=f"2024-0{1 + i % 9}-1{i % 9}T10:00:00Z", lang=lang)

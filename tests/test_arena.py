@@ -6,12 +6,13 @@ import threading
 import pytest
 import torch
 
-from studio.chat import BASE, ChatEngine, Pane, Row, arena_stream, chat_targets
-from studio.config import GenerationConfig, TrainConfig
-from studio.dataset import chat_messages
+from studio.chat.engine import BASE, ChatEngine, Pane, Row, arena_stream, chat_targets
+from studio.chat.config import GenerationConfig
+from studio.training.config import TrainConfig
+from studio.chat_format import chat_messages
 from studio.ingest import Post
-from studio.registry import PersonaRegistry
-from studio.train import train_persona
+from studio.persona.registry import PersonaRegistry
+from studio.training.run import train_persona
 from tests.conftest import POSTS
 
 
@@ -112,7 +113,7 @@ def test_arena_stream_notes_and_stop(arena, tiny_model_dir, monkeypatch):
     registry, engine = arena
     monkeypatch.setenv("STUDIO_BASE_MODEL", str(tiny_model_dir))
     monkeypatch.setenv("PERSONAS_DIR", str(registry.root))
-    from studio import chat
+    from studio.chat import engine as chat
 
     monkeypatch.setitem(chat._engines, str(tiny_model_dir), engine)
     assert [v for _, v in chat_targets(registry)] == [BASE, "alpha", "beta"]

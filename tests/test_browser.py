@@ -127,7 +127,7 @@ def test_x_archive_funnel_untick_and_train(app_url, tmp_path):
     """The funnel of a real X archive, one post unticked, and the persona's report that counts it."""
     from playwright.sync_api import expect, sync_playwright
 
-    from studio.registry import PersonaRegistry
+    from studio.persona.registry import PersonaRegistry
     from tests.conftest import FIXTURES
 
     with sync_playwright() as p:

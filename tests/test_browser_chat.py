@@ -3,10 +3,10 @@ a persona-to-persona exchange, and a blind vote. Screenshots go to artifacts/bro
 
 import pytest
 
-from studio.config import TrainConfig
+from studio.training.config import TrainConfig
 from studio.ingest import Post
-from studio.registry import PersonaRegistry
-from studio.train import train_persona
+from studio.persona.registry import PersonaRegistry
+from studio.training.run import train_persona
 from tests.conftest import POSTS
 from tests.test_browser import CHROMIUM, ROOT, app_url  # noqa: F401  (the running app fixture)
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from studio.config import TrainConfig
+from studio.training.config import TrainConfig
 from studio.ingest import Post
-from studio.registry import PersonaRegistry
-from studio.train import train_persona
+from studio.persona.registry import PersonaRegistry
+from studio.training.run import train_persona
 from tests.test_browser import CHROMIUM, ROOT, app_url  # noqa: F401  (the app fixture)
 from tests.test_evaluate import POSTS
 

@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from studio.registry import PersonaRegistry
+from studio.persona.registry import PersonaRegistry
 from tests import hub_standin
 from tests.persona_fixtures import tiny_persona, tiny_persona_source  # noqa: F401
 from tests.test_browser import CHROMIUM, ROOT, app_url  # noqa: F401

@@ -2,12 +2,13 @@
 
 import pytest
 
-from studio.chat import ChatEngine, reply
-from studio.config import GenerationConfig, TrainConfig
+from studio.chat.engine import ChatEngine, reply
+from studio.chat.config import GenerationConfig
+from studio.training.config import TrainConfig
 from studio.errors import PersonaError
 from studio.ingest import Post
-from studio.registry import PersonaRegistry
-from studio.train import train_persona
+from studio.persona.registry import PersonaRegistry
+from studio.training.run import train_persona
 from tests.conftest import POSTS
 
 GREEDY = GenerationConfig(max_new_tokens=12, temperature=0)

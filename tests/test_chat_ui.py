@@ -6,13 +6,14 @@ import sqlite3
 
 import pytest
 
-from studio.arena import VoteStore, duel_stream, export_json, export_markdown
-from studio.chat import BASE, ChatEngine, _engines
-from studio.config import GenerationConfig, TrainConfig
+from studio.chat.arena import VoteStore, duel_stream, export_json, export_markdown
+from studio.chat.engine import BASE, ChatEngine, _engines
+from studio.chat.config import GenerationConfig
+from studio.training.config import TrainConfig
 from studio.errors import PersonaError
 from studio.ingest import Post
-from studio.registry import PersonaRegistry
-from studio.train import train_persona
+from studio.persona.registry import PersonaRegistry
+from studio.training.run import train_persona
 from tests.conftest import POSTS
 
 

@@ -1,6 +1,6 @@
 from transformers import AutoTokenizer
 
-from studio.dataset import IGNORE_INDEX, USER_PROMPTS, build_examples, chat_messages, encode_example, ensure_chat_template, pad_batch
+from studio.chat_format import IGNORE_INDEX, USER_PROMPTS, build_examples, chat_messages, encode_example, ensure_chat_template, pad_batch
 from studio.ingest import Post
 
 

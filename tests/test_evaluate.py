@@ -11,13 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from studio.config import EvalConfig, TrainConfig
+from studio.evaluation.config import EvalConfig
+from studio.training.config import TrainConfig
 from studio.errors import PersonaError
-from studio.evaluate import choose_prompts, evaluate_persona
+from studio.evaluation.run import choose_prompts, evaluate_persona
 from studio.evaluation import memorisation, probe, style
 from studio.ingest import Post
-from studio.registry import PersonaRegistry
-from studio.train import train_persona
+from studio.persona.registry import PersonaRegistry
+from studio.training.run import train_persona
 
 ROOT = Path(__file__).resolve().parent.parent
 TRAINING = [
@@ -247,7 +248,7 @@ def test_held_out_loss_matches_the_model_loss_one_post_at_a_time(tiny_model_dir)
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from studio.dataset import build_examples, pad_batch
+    from studio.chat_format import build_examples, pad_batch
     from studio.evaluation.generate import held_out_loss
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)

@@ -6,8 +6,8 @@ import socket
 import pytest
 import yaml
 
-from studio.hub import HubError, pull, push
-from studio.registry import PersonaRegistry
+from studio.persona.hub import HubError, pull, push
+from studio.persona.registry import PersonaRegistry
 from tests import hub_standin
 from tests.persona_fixtures import tiny_persona, tiny_persona_source  # noqa: F401
 

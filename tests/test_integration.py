@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from studio.chat import reply
-from studio.config import GenerationConfig, TrainConfig
+from studio.chat.engine import reply
+from studio.chat.config import GenerationConfig
+from studio.training.config import TrainConfig
 from studio.ingest import load_file
-from studio.registry import PersonaRegistry
-from studio.train import train_persona
+from studio.persona.registry import PersonaRegistry
+from studio.training.run import train_persona
 from tests.conftest import KOUME_CSV
 
 pytestmark = pytest.mark.integration

@@ -8,12 +8,12 @@ import time
 
 import pytest
 
-from studio import jobs
+from studio.training import jobs
 from studio.clean import CleanConfig, clean_posts
-from studio.config import TrainConfig
+from studio.training.config import TrainConfig
 from studio.ingest import Post
-from studio.registry import PersonaRegistry
-from studio.train import train_persona
+from studio.persona.registry import PersonaRegistry
+from studio.training.run import train_persona
 from tests.conftest import POSTS
 
 CORPUS = [f"{text} (take {i})" for i in range(3) for text in POSTS]  # 24 distinct posts

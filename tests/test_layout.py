@@ -24,7 +24,7 @@ def test_app_import_builds_ui_without_loading_a_model():
     out = run(
         "import app, gc, torch\n"
         "from transformers import PreTrainedModel\n"
-        "import studio.chat as chat\n"
+        "import studio.chat.engine as chat\n"
         "print(type(app.demo).__name__, len(chat._engines),"
         " sum(isinstance(o, PreTrainedModel) for o in gc.get_objects()))"
     )

@@ -3,7 +3,7 @@ import json
 import pytest
 
 from studio.errors import PersonaError
-from studio.registry import Persona, PersonaRegistry, slugify
+from studio.persona.registry import Persona, PersonaRegistry, slugify
 
 
 @pytest.mark.parametrize("name, slug", [("Koume", "koume"), ("Andre Ruffert!", "andre-ruffert"), ("コウメ太夫", "コウメ太夫"),

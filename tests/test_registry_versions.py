@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from studio.errors import PersonaError
-from studio.registry import Persona, PersonaRegistry
+from studio.persona.registry import Persona, PersonaRegistry
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -78,7 +78,7 @@ def test_broken_version_listed_not_crashing(tmp_path):
 
 WRITER = """
 import sys
-from studio.registry import Persona, PersonaRegistry
+from studio.persona.registry import Persona, PersonaRegistry
 registry, who = PersonaRegistry(sys.argv[1]), sys.argv[2]
 for i in range(15):
     if who == "trainer":

@@ -7,10 +7,10 @@ import pytest
 import yaml
 from huggingface_hub import ModelCard
 
-from studio.card import build_card, write_card
+from studio.persona.card import build_card, write_card
 from studio.errors import InputError, ModelError, PersonaError
-from studio.registry import PersonaRegistry
-from studio.share import character_card, export_zip, import_zip
+from studio.persona.registry import PersonaRegistry
+from studio.persona.share import character_card, export_zip, import_zip
 from tests.conftest import POSTS
 from tests.persona_fixtures import tiny_persona, tiny_persona_source  # noqa: F401
 

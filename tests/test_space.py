@@ -31,7 +31,7 @@ def test_registry_in_persistent_storage_only_when_it_exists_and_not_overridden(m
     assert config.personas_dir() == Path("personas")
     monkeypatch.setattr(config, "SPACE_STORAGE", tmp_path)  # a Space with persistent storage
     assert config.personas_dir() == tmp_path / "personas"
-    from studio.registry import PersonaRegistry
+    from studio.persona.registry import PersonaRegistry
 
     assert PersonaRegistry().root == tmp_path / "personas"
     monkeypatch.setenv("PERSONAS_DIR", str(tmp_path / "mine"))

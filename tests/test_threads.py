@@ -1,4 +1,4 @@
-"""run_apart: model work off the chat worker runs in a thread that ends with it (see studio.threads)."""
+"""run_apart: model work off the chat worker runs in a thread that ends with it (see studio.chat.threads)."""
 
 import contextvars
 import threading
@@ -6,7 +6,7 @@ import threading
 import pytest
 import torch
 
-from studio.threads import run_apart
+from studio.chat.threads import run_apart
 
 REQUEST = contextvars.ContextVar("request", default=None)
 

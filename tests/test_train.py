@@ -6,11 +6,11 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from studio.config import TrainConfig
+from studio.training.config import TrainConfig
 from studio.errors import ConfigError, InputError, PersonaError
 from studio.ingest import Post
-from studio.registry import PersonaRegistry
-from studio.train import train_persona
+from studio.persona.registry import PersonaRegistry
+from studio.training.run import train_persona
 from tests.conftest import POSTS
 
 
@@ -119,9 +119,9 @@ def test_post_token_loss_equals_the_full_forward_loss(tiny_model_dir, tmp_path, 
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM, AutoTokenizer, TrainingArguments
 
-    import studio.trainer
-    from studio.dataset import build_examples, pad_batch
-    from studio.trainer import lean_lora, one_row, post_token_loss, post_token_trainer
+    import studio.training.step
+    from studio.chat_format import build_examples, pad_batch
+    from studio.training.step import lean_lora, one_row, post_token_loss, post_token_trainer
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
     torch.manual_seed(0)
@@ -132,11 +132,11 @@ def test_post_token_loss_equals_the_full_forward_loss(tiny_model_dir, tmp_path, 
     assert (batch["attention_mask"] == 0).any()  # padded rows included
     labelled = int((batch["labels"][:, 1:] != -100).sum())
     assert labelled > 2 * 7
-    monkeypatch.setattr(studio.trainer, "LOGITS_BYTES", logit_rows * 4 * model.config.vocab_size)
+    monkeypatch.setattr(studio.training.step, "LOGITS_BYTES", logit_rows * 4 * model.config.vocab_size)
     calls = []
-    monkeypatch.setattr(studio.trainer, "post_token_loss", lambda *a: calls.append(1) or post_token_loss(*a))
+    monkeypatch.setattr(studio.training.step, "post_token_loss", lambda *a: calls.append(1) or post_token_loss(*a))
     rows = []
-    monkeypatch.setattr(studio.trainer, "one_row", lambda *a: rows.append(one_row(*a)) or rows[-1])
+    monkeypatch.setattr(studio.training.step, "one_row", lambda *a: rows.append(one_row(*a)) or rows[-1])
     trainer = post_token_trainer()(model=model, args=TrainingArguments(output_dir=str(tmp_path), use_cpu=True, report_to="none"))
     with lean_lora(model):
         lora_layers = [m for m in model.modules() if type(m).__name__ == "Linear" and hasattr(m, "lora_A")]
@@ -161,7 +161,7 @@ def test_post_token_loss_equals_the_full_forward_loss(tiny_model_dir, tmp_path, 
 
 
 def test_one_row_shares_the_opening_and_keeps_every_token():
-    from studio.trainer import one_row
+    from studio.training.step import one_row
 
     ids = torch.tensor([[5, 6, 7, 8, 9, 0], [5, 6, 3, 0, 0, 0], [5, 6, 7, 1, 2, 4]])
     batch = {"input_ids": ids, "attention_mask": (ids != 0).long()}
@@ -184,7 +184,7 @@ def test_lean_lora_falls_back_to_peft_when_adapters_are_off(tiny_model_dir):
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM
 
-    from studio.trainer import lean_lora
+    from studio.training.step import lean_lora
 
     torch.manual_seed(0)
     model = get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_model_dir), LoraConfig(r=4, target_modules="all-linear",
@@ -205,8 +205,8 @@ def test_wide_batches_run_in_parts_with_the_same_gradients(tiny_model_dir, tmp_p
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM, AutoTokenizer, TrainingArguments
 
-    from studio.dataset import build_examples, pad_batch
-    from studio.trainer import post_token_trainer, split_batch
+    from studio.chat_format import build_examples, pad_batch
+    from studio.training.step import post_token_trainer, split_batch
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
     batch = pad_batch(build_examples([Post(p) for p in POSTS[:4]], tokenizer, "S", 64), tokenizer.pad_token_id)

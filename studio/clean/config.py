@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from studio.clean.text import RUN_CHARS
-from studio.config import _check, _Settings
+from studio.config import Settings, check
 
 
 @dataclass
-class CleanConfig(_Settings):
+class CleanConfig(Settings):
     drop_retweets: bool = field(default=True, metadata={"help": "Drop retweets and boosts: they are someone else's words."})
     replies: str = field(default="strip", metadata={"help": "'strip': keep replies without the leading @names; 'drop': drop replies; 'keep': as written."})
     html: bool = field(default=True, metadata={"help": "Decode HTML entities (&amp; &gt;) and drop tags."})
@@ -34,16 +34,16 @@ class CleanConfig(_Settings):
     split_seed: int = field(default=0, metadata={"help": "Seed of the train/validation split."})
 
     def __post_init__(self):
-        _check(self.replies in ("strip", "drop", "keep"), f"replies must be 'strip', 'drop' or 'keep', got {self.replies!r}.")
-        _check(self.urls in ("remove", "mask", "keep"), f"urls must be 'remove', 'mask' or 'keep', got {self.urls!r}.")
-        _check(self.mentions in ("mask", "remove", "keep"), f"mentions must be 'mask', 'remove' or 'keep', got {self.mentions!r}.")
-        _check(self.hashtags in ("keep", "remove"), f"hashtags must be 'keep' or 'remove', got {self.hashtags!r}.")
-        _check(self.unicode_form in ("NFKC", "NFC", "none"), f"unicode_form must be 'NFKC', 'NFC' or 'none', got {self.unicode_form!r}.")
-        _check(0 <= int(self.max_run) <= 100, f"max_run must be between 0 (off) and 100, got {self.max_run}.")
-        _check(0 <= int(self.min_chars_cjk) <= 1000 and 0 <= int(self.min_words) <= 1000, "min_chars_cjk and min_words must be between 0 and 1000.")
-        _check(0.3 <= float(self.near_dup_threshold) <= 1.0, f"near_dup_threshold must be between 0.3 and 1.0, got {self.near_dup_threshold}.")
-        _check(0 <= float(self.validation_fraction) < 0.5, f"validation_fraction must be in [0, 0.5), got {self.validation_fraction}.")
-        _check(self.validation in ("random", "newest"), f"validation must be 'random' or 'newest', got {self.validation!r}.")
+        check(self.replies in ("strip", "drop", "keep"), f"replies must be 'strip', 'drop' or 'keep', got {self.replies!r}.")
+        check(self.urls in ("remove", "mask", "keep"), f"urls must be 'remove', 'mask' or 'keep', got {self.urls!r}.")
+        check(self.mentions in ("mask", "remove", "keep"), f"mentions must be 'mask', 'remove' or 'keep', got {self.mentions!r}.")
+        check(self.hashtags in ("keep", "remove"), f"hashtags must be 'keep' or 'remove', got {self.hashtags!r}.")
+        check(self.unicode_form in ("NFKC", "NFC", "none"), f"unicode_form must be 'NFKC', 'NFC' or 'none', got {self.unicode_form!r}.")
+        check(0 <= int(self.max_run) <= 100, f"max_run must be between 0 (off) and 100, got {self.max_run}.")
+        check(0 <= int(self.min_chars_cjk) <= 1000 and 0 <= int(self.min_words) <= 1000, "min_chars_cjk and min_words must be between 0 and 1000.")
+        check(0.3 <= float(self.near_dup_threshold) <= 1.0, f"near_dup_threshold must be between 0.3 and 1.0, got {self.near_dup_threshold}.")
+        check(0 <= float(self.validation_fraction) < 0.5, f"validation_fraction must be in [0, 0.5), got {self.validation_fraction}.")
+        check(self.validation in ("random", "newest"), f"validation must be 'random' or 'newest', got {self.validation!r}.")
         if isinstance(self.languages, str):
             self.languages = self.languages.replace(",", " ").split()
         if isinstance(self.scrub_names, str):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 
-from studio.dataset import IGNORE_INDEX, build_examples, pad_batch
+from studio.chat_format import IGNORE_INDEX, build_examples, pad_batch
 
 BASE = "__base__"
 

@@ -13,7 +13,7 @@ import re
 import unicodedata
 from pathlib import Path
 
-from studio.dataset import chat_messages
+from studio.chat_format import chat_messages
 from studio.evaluation.generate import BASE, generate
 
 PROBE_FILE = Path(__file__).with_name("probe.json")

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import gradio as gr
 
-from studio.arena import VoteStore, duel_stream, export_json, export_markdown, label
-from studio.chat import BASE, chat_targets
-from studio.config import GenerationConfig
+from studio.chat.arena import VoteStore, duel_stream, export_json, export_markdown, label
+from studio.chat.engine import BASE, chat_targets
+from studio.chat.config import GenerationConfig
 from studio.errors import PersonaError
-from studio.registry import PersonaRegistry
+from studio.persona.registry import PersonaRegistry
 from studio.ui.common import user_errors
 
 LETTERS = "ABCD"

@@ -12,10 +12,10 @@ import threading
 import gradio as gr
 
 from studio import space
-from studio.chat import BASE, DEFAULT_BASE_PROMPT, Pane, PaneReply, arena_stream, chat_targets, resolve_target
-from studio.config import GenerationConfig
+from studio.chat.engine import BASE, DEFAULT_BASE_PROMPT, Pane, PaneReply, arena_stream, chat_targets, resolve_target
+from studio.chat.config import GenerationConfig
 from studio.errors import PersonaError
-from studio.registry import PersonaRegistry
+from studio.persona.registry import PersonaRegistry
 from studio.ui import chat_extras
 from studio.ui.common import user_errors
 

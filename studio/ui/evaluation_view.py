@@ -10,10 +10,10 @@ from __future__ import annotations
 import gradio as gr
 import pandas as pd
 
-from studio.config import EvalConfig
+from studio.evaluation.config import EvalConfig
 from studio.errors import PersonaError
 from studio.evaluation.report import THRESHOLDS, metrics_rows
-from studio.registry import PersonaRegistry
+from studio.persona.registry import PersonaRegistry
 from studio.ui.common import user_errors
 
 PLOTTED = {  # measures on a 0-1 scale, short labels for the plot
@@ -77,8 +77,8 @@ def show(slug: str | None):
 
 @user_errors
 def run(slug: str | None, prompts: float, progress=gr.Progress()):
-    from studio.evaluate import evaluate_persona
-    from studio.threads import run_apart
+    from studio.evaluation.run import evaluate_persona
+    from studio.chat.threads import run_apart
 
     if not slug:
         raise PersonaError("Choose a persona to evaluate (train one in the Train tab first).")
@@ -87,7 +87,7 @@ def run(slug: str | None, prompts: float, progress=gr.Progress()):
     def report(event: dict):
         progress((event["done"], event["total"]), desc=f"evaluating: {event['stage']}", unit="stages")
 
-    # the model work runs in a thread that ends with it: see studio.threads (keeps chat decoding fast)
+    # the model work runs in a thread that ends with it: see studio.chat.threads (keeps chat decoding fast)
     run_apart(evaluate_persona, slug, EvalConfig(prompts=int(prompts)), progress=report)
     return show(slug)
 

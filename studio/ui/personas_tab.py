@@ -10,10 +10,10 @@ from pathlib import Path
 import gradio as gr
 import pandas as pd
 
-from studio import card, hub, share
+from studio.persona import card, hub, share
 from studio.errors import PersonaError
-from studio.personas import describe, persona_row
-from studio.registry import PersonaRegistry
+from studio.persona.summary import describe, persona_row
+from studio.persona.registry import PersonaRegistry
 from studio.ui import evaluation_view
 from studio.ui.common import user_errors
 

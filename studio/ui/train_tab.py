@@ -1,6 +1,6 @@
 """Train tab: settings, a background training job, and its live progress, loss plot, cancel and resume.
 
-The job runs in its own process (studio.jobs); this tab only starts it and polls its progress file,
+The job runs in its own process (studio.training.jobs); this tab only starts it and polls its progress file,
 so reloading the page or opening a second browser shows the same run.
 """
 
@@ -9,11 +9,13 @@ from __future__ import annotations
 import gradio as gr
 import pandas as pd
 
-from studio import jobs, space
-from studio.config import TrainConfig, default_base
+from studio.training import jobs
+from studio import space
+from studio.training.config import TrainConfig
+from studio.config import default_base
 from studio.errors import InputError, PersonaError
 from studio.models import cuda_available
-from studio.registry import slugify
+from studio.persona.registry import slugify
 from studio.ui.common import user_errors
 from studio.ui.data_tab import selected
 
@@ -88,7 +90,7 @@ def render(slug: str | None):
                  f"ETA {last['eta_s']:.0f} s")
     if evals:
         line += f", validation loss {evals[-1]['eval_loss']:.3f}"
-    evaluating = [e for e in events if e["event"] == "evaluate"]  # the evaluation after training (studio.evaluate)
+    evaluating = [e for e in events if e["event"] == "evaluate"]  # the evaluation after training (studio.evaluation.run)
     if state == "running" and evaluating and evaluating[-1]["stage"] != "done":
         line += f", evaluating the persona ({evaluating[-1]['stage']})"
     if state == "done":

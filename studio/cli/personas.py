@@ -10,12 +10,12 @@ from __future__ import annotations
 import json
 
 from studio.errors import StudioError
-from studio.registry import PersonaRegistry
+from studio.persona.registry import PersonaRegistry
 
 
 def persona_summary(p) -> dict:
     """One persona's row: what `list --json` and the Personas tab show."""
-    from studio.personas import persona_row
+    from studio.persona.summary import persona_row
 
     return persona_row(p)
 
@@ -24,7 +24,7 @@ _summary = persona_summary
 
 
 def cmd_show(args) -> int:
-    from studio.personas import describe
+    from studio.persona.summary import describe
 
     persona = PersonaRegistry().get(args.name)
     if args.json:
@@ -48,7 +48,7 @@ def cmd_versions(args) -> int:
 
 
 def _version_ref(ref: str, number: int | None) -> tuple[str, int]:
-    from studio.registry import VERSION_REF
+    from studio.persona.registry import VERSION_REF
 
     match = VERSION_REF.match(ref.strip())
     if match:
@@ -78,7 +78,7 @@ def cmd_delete(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from studio.share import export_zip, write_character_card
+    from studio.persona.share import export_zip, write_character_card
 
     if args.character_card:
         path = write_character_card(args.name, args.out)
@@ -89,7 +89,7 @@ def cmd_export(args) -> int:
 
 
 def cmd_import(args) -> int:
-    from studio.share import import_zip
+    from studio.persona.share import import_zip
 
     persona = import_zip(args.file, name=args.name, base=args.base, overwrite=args.overwrite)
     print(f"Imported {persona.name!r} as {persona.slug} (v{persona.version}).")
@@ -97,7 +97,7 @@ def cmd_import(args) -> int:
 
 
 def cmd_push(args) -> int:
-    from studio.hub import push
+    from studio.persona.hub import push
 
     url = push(args.name, args.repo, private=args.private)  # the token: HF_TOKEN only, never an argument
     print(f"Pushed {args.name} to {url}")
@@ -105,7 +105,7 @@ def cmd_push(args) -> int:
 
 
 def cmd_pull(args) -> int:
-    from studio.hub import pull
+    from studio.persona.hub import pull
 
     persona = pull(args.repo, name=args.name, base=args.base, overwrite=args.overwrite, revision=args.revision)
     print(f"Pulled {args.repo} as {persona.slug} (v{persona.version}); chat with: python -m studio chat {persona.slug} \"Hi\"")
@@ -113,7 +113,7 @@ def cmd_pull(args) -> int:
 
 
 def cmd_card(args) -> int:
-    from studio.card import build_card, write_card
+    from studio.persona.card import build_card, write_card
 
     persona = PersonaRegistry().get(args.name)
     if args.print:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from studio.registry import Persona
+from studio.persona.registry import Persona
 
 
 def adapter_bytes(persona: Persona) -> int:

@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from studio.errors import StudioError
-from studio.registry import Persona, PersonaRegistry, slugify
+from studio.persona.registry import Persona, PersonaRegistry, slugify
 
 log = logging.getLogger(__name__)
 
@@ -148,7 +148,7 @@ def push(name: str, repo_id: str, token: str | None = None, private: bool = Fals
     """Upload the persona's adapter, card and manifest to `repo_id` (created if needed); returns the repo URL."""
     from huggingface_hub import CommitOperationAdd
 
-    from studio.card import build_card
+    from studio.persona.card import build_card
 
     registry = registry or PersonaRegistry()
     repo_id = check_repo_id(repo_id)
@@ -191,8 +191,8 @@ def pull(repo_id: str, name: str | None = None, token: str | None = None, base: 
     """Bring a Persona Studio repo, or any PEFT LoRA adapter repo whose base model resolves, into the registry."""
     from huggingface_hub import snapshot_download
 
-    from studio.dataset import default_system_prompt
-    from studio.share import check_adapter_config, check_safetensors, resolve_persona_base
+    from studio.chat_format import default_system_prompt
+    from studio.persona.share import check_adapter_config, check_safetensors, resolve_persona_base
 
     registry = registry or PersonaRegistry()
     repo_id = check_repo_id(repo_id)

@@ -11,10 +11,11 @@ from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
-from studio.chat import BASE, BASE_LABEL, Row, resolve_target
-from studio.config import GenerationConfig, personas_dir
+from studio.chat.engine import BASE, BASE_LABEL, Row, resolve_target
+from studio.chat.config import GenerationConfig
+from studio.config import personas_dir
 from studio.errors import PersonaError
-from studio.registry import PersonaRegistry
+from studio.persona.registry import PersonaRegistry
 
 VOTES_FILE = ".arena.sqlite"
 

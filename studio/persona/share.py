@@ -18,7 +18,7 @@ import zipfile
 from pathlib import Path, PurePosixPath
 
 from studio.errors import InputError, ModelError
-from studio.registry import MANIFEST, SCHEMA_VERSION, Persona, PersonaRegistry, slugify
+from studio.persona.registry import MANIFEST, SCHEMA_VERSION, Persona, PersonaRegistry, slugify
 
 ALLOWED = re.compile(r"^(persona\.json|README\.md|adapter/adapter_config\.json|adapter/adapter_model\.safetensors"
                      r"|adapter/README\.md|data/(train|validation)\.jsonl)$")

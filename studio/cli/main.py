@@ -21,11 +21,12 @@ import sys
 from pathlib import Path
 
 from studio import __version__
-from studio.cli_personas import add_persona_commands
-from studio.cli_personas import persona_summary as _summary
-from studio.config import GenerationConfig, TrainConfig
+from studio.cli.personas import add_persona_commands
+from studio.cli.personas import persona_summary as _summary
+from studio.chat.config import GenerationConfig
+from studio.training.config import TrainConfig
 from studio.errors import StudioError
-from studio.registry import PersonaRegistry, slugify
+from studio.persona.registry import PersonaRegistry, slugify
 
 
 def add_config_arguments(parser, cls, title: str, flags: dict[str, str] | None = None, skip: tuple = ()) -> None:
@@ -90,7 +91,7 @@ def cmd_train(args) -> int:
     """Train in this process, as a job (checkpoints under $PERSONAS_DIR/.jobs): a killed run resumes with --resume."""
     from tqdm import tqdm
 
-    from studio import jobs
+    from studio.training import jobs
     from studio.clean import clean_posts
     from studio.ingest import load_posts
     from studio.models import resolve_base
@@ -169,7 +170,7 @@ def cmd_list(args) -> int:
 
 
 def cmd_chat(args) -> int:
-    from studio.chat import reply
+    from studio.chat.engine import reply
 
     settings = GenerationConfig(max_new_tokens=args.max_new_tokens, temperature=args.temperature, seed=args.seed,
                                 top_p=args.top_p, top_k=args.top_k, repetition_penalty=args.repetition_penalty,
@@ -190,8 +191,8 @@ def cmd_eval(args) -> int:
     """Evaluate a persona (style, copying, held-out loss, knowledge probe) and store it in persona.json."""
     from tqdm import tqdm
 
-    from studio.config import EvalConfig
-    from studio.evaluate import STAGES, evaluate_persona
+    from studio.evaluation.config import EvalConfig
+    from studio.evaluation.run import STAGES, evaluate_persona
 
     config = config_from_args(EvalConfig, args)
     registry = PersonaRegistry()
@@ -229,7 +230,7 @@ def compare(args, settings) -> int:
     import shutil
     import textwrap
 
-    from studio.chat import Pane, arena_stream
+    from studio.chat.engine import Pane, arena_stream
 
     message = args.message if args.message is not None else args.target
     targets = [t.strip() for t in args.compare.split(",") if t.strip()]
@@ -303,7 +304,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="end with one JSON line: target, reply, seconds")
     p.set_defaults(func=cmd_chat)
 
-    from studio.config import EvalConfig
+    from studio.evaluation.config import EvalConfig
 
     p = sub.add_parser("eval", help="evaluate a persona: style, copying, held-out loss, knowledge kept",
                        description="Evaluate a persona against its base model and store the result in its persona.json.")

@@ -15,15 +15,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from studio.card import write_card
+from studio.persona.card import write_card
 from studio.clean import CleanConfig, CleanReport, clean_posts, split_posts
-from studio.config import TrainConfig
-from studio.dataset import build_examples, default_system_prompt, ensure_chat_template, pad_batch
+from studio.training.config import TrainConfig
+from studio.chat_format import build_examples, default_system_prompt, ensure_chat_template, pad_batch
 from studio.errors import InputError, ModelError, PersonaError
 from studio.ingest import Post
 from studio.models import cuda_available, load_model, load_tokenizer, resolve_base, use_4bit
-from studio.registry import Persona, PersonaRegistry, slugify
-from studio.trainer import post_token_trainer
+from studio.persona.registry import Persona, PersonaRegistry, slugify
+from studio.training.step import post_token_trainer
 
 log = logging.getLogger(__name__)
 
@@ -238,9 +238,9 @@ def _evaluate_after_training(persona: Persona, registry: PersonaRegistry, model,
                              emit: Progress) -> Persona:
     """Evaluate the new persona on the model just trained (nothing is loaded again). The persona is
     already saved: a failed evaluation is a warning, and `python -m studio eval NAME` can redo it."""
-    from studio.config import EvalConfig
+    from studio.evaluation.config import EvalConfig
     from studio.errors import StudioError
-    from studio.evaluate import evaluate_persona
+    from studio.evaluation.run import evaluate_persona
 
     try:
         evaluate_persona(persona.slug, EvalConfig(seed=config.seed), registry, progress=emit, model=model, tokenizer=tokenizer)

@@ -17,13 +17,14 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from studio.config import GenerationConfig, default_base
-from studio.sampling import RowLimits, RowSampler, RowStreamer
-from studio.dataset import chat_messages, ensure_chat_template
+from studio.chat.config import GenerationConfig
+from studio.config import default_base
+from studio.chat.sampling import RowLimits, RowSampler, RowStreamer
+from studio.chat_format import chat_messages, ensure_chat_template
 from studio.errors import PersonaError
 from studio.models import load_model, load_tokenizer, resolve_base
-from studio.registry import Persona, PersonaRegistry
-from studio.threads import run_apart
+from studio.persona.registry import Persona, PersonaRegistry
+from studio.chat.threads import run_apart
 
 BASE = "base"
 BASE_LABEL = "Base model"
@@ -92,7 +93,7 @@ def skinny_linears(model) -> int:
 
 
 class ChatEngine:
-    """`fused_lora`: compute the batch's LoRA deltas with studio.fused_lora (default; env STUDIO_FUSED_LORA=0
+    """`fused_lora`: compute the batch's LoRA deltas with studio.chat.fused_lora (default; env STUDIO_FUSED_LORA=0
     turns it off) instead of PEFT's per-layer forward with `adapter_names`. Both give the same replies."""
 
     def __init__(self, base_spec: str | None = None, fused_lora: bool | None = None):
@@ -143,7 +144,7 @@ class ChatEngine:
         self._adapters[persona.slug] = name
         self.model.eval()
         if self.fused_lora:
-            from studio.fused_lora import FusedLoRA
+            from studio.chat.fused_lora import FusedLoRA
 
             self._fused = FusedLoRA(self.model)  # adapters changed: new stacks (and maybe new layers)
         return name
@@ -160,7 +161,7 @@ class ChatEngine:
         """Answer every row with ONE batched `generate`; yield all rows' texts so far after each step.
 
         Rows are left-padded; each is routed to its adapter ("__base__": the bare model) and keeps its own
-        sampling settings, seed and token limit (see studio.sampling). Calls that arrive while a batch runs
+        sampling settings, seed and token limit (see studio.chat.sampling). Calls that arrive while a batch runs
         wait, then share the next batch (up to MAX_BATCH_ROWS rows): concurrent users cost one generate."""
         job = _Job(rows, queue.Queue(), [e for e in (stop, threading.Event()) if e])
         with self._worker_guard:
@@ -293,7 +294,7 @@ def get_engine(base_spec: str | None = None) -> ChatEngine:
     spec = base_spec or default_base()
     with _engines_lock:
         if spec not in _engines:
-            _engines[spec] = run_apart(ChatEngine, spec)  # see studio.threads
+            _engines[spec] = run_apart(ChatEngine, spec)  # see studio.chat.threads
         return _engines[spec]
 
 

@@ -28,7 +28,7 @@ from transformers import (
 )
 from transformers.generation.streamers import BaseStreamer
 
-from studio.config import GenerationConfig
+from studio.chat.config import GenerationConfig
 
 
 @dataclass

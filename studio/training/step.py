@@ -17,7 +17,7 @@ from contextlib import contextmanager
 
 import torch
 
-from studio.dataset import IGNORE_INDEX
+from studio.chat_format import IGNORE_INDEX
 
 LOGITS_BYTES = 128 * 2 ** 20  # the most memory that vocabulary-wide logits may take at once
 ONE_ROW_TOKENS = 1024  # longest one row; attention's memory grows with the square of a row's length

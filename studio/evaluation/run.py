@@ -23,12 +23,12 @@ import random
 import time
 from typing import Callable
 
-from studio.config import EvalConfig
-from studio.dataset import chat_messages
+from studio.evaluation.config import EvalConfig
+from studio.chat_format import chat_messages
 from studio.errors import PersonaError
 from studio.evaluation import memorisation, probe, report, style
 from studio.evaluation.generate import BASE, generate, held_out_loss
-from studio.registry import Persona, PersonaRegistry, now
+from studio.persona.registry import Persona, PersonaRegistry, now
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +102,7 @@ def evaluate_persona(name: str, config: EvalConfig | None = None, registry: Pers
 
     load_started = time.perf_counter()
     if model is None:  # the chat engine's model and adapter, shared with the chat panes; no chat batch runs meanwhile
-        from studio.chat import get_engine
+        from studio.chat.engine import get_engine
 
         session = get_engine(persona.base_model.get("spec")).exclusive(persona)
     else:

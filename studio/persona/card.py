@@ -12,7 +12,7 @@ import os
 import uuid
 from pathlib import Path
 
-from studio.registry import Persona, PersonaRegistry
+from studio.persona.registry import Persona, PersonaRegistry
 
 CARD = "README.md"
 TAGS = ["lora", "peft", "persona-studio", "text-generation", "persona"]

@@ -27,13 +27,14 @@ from pathlib import Path
 from filelock import FileLock
 
 from studio.clean import CleanConfig, CleanReport
-from studio.config import TrainConfig, personas_dir
+from studio.training.config import TrainConfig
+from studio.config import personas_dir
 from studio.errors import PersonaError
 from studio.ingest import Post
-from studio.registry import PersonaRegistry, slugify
+from studio.persona.registry import PersonaRegistry, slugify
 
 ACTIVE = ("queued", "running")
-ROOT_DIR = Path(__file__).resolve().parent.parent
+ROOT_DIR = Path(__file__).resolve().parents[2]
 
 
 def jobs_dir() -> Path:
@@ -142,7 +143,7 @@ def create_job(posts: list[Post], name: str, config: TrainConfig, clean: CleanCo
 
 def launch(job: Job, resume: bool = False) -> Job:
     """Run the job in a new process (its own session, so cancel kills it and its children)."""
-    command = [sys.executable, "-m", "studio.jobs", str(job.dir)] + (["--resume"] if resume else [])
+    command = [sys.executable, "-m", "studio.training.jobs", str(job.dir)] + (["--resume"] if resume else [])
     log = open(job.dir / "log.txt", "a")
     process = subprocess.Popen(command, cwd=ROOT_DIR, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
                                env={**os.environ, "PERSONAS_DIR": str(personas_dir().resolve())})
@@ -165,7 +166,7 @@ def cancel(job: Job) -> None:
 def run_job(job: Job, resume: bool = False, echo=None) -> None:
     """The body of a job's process: wait for the training lock, train, record the outcome."""
     from studio.errors import StudioError
-    from studio.train import train_persona
+    from studio.training.run import train_persona
 
     request = job.request()
     lock = FileLock(str(jobs_dir() / ".train.lock"))

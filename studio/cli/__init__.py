@@ -1,0 +1,1 @@
+"""The command line (`python -m studio ...`): `main` builds the parser, one module per command group."""
