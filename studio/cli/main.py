@@ -18,7 +18,6 @@ import dataclasses
 import json
 import logging
 import sys
-from pathlib import Path
 
 from studio import __version__
 from studio.cli.personas import add_persona_commands
@@ -26,6 +25,7 @@ from studio.cli.personas import persona_summary as _summary
 from studio.chat.config import GenerationConfig
 from studio.training.config import TrainConfig
 from studio.errors import StudioError
+from studio.files import write_json, write_jsonl
 from studio.persona.registry import PersonaRegistry, slugify
 
 
@@ -65,24 +65,15 @@ def clean_config(args):
     return config_from_args(CleanConfig, args)
 
 
-def _write_json(path: str, data) -> None:
-    """Write next to the target and rename, so a failure never leaves half a file."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp")
-    tmp.write_text(data, encoding="utf-8")
-    tmp.replace(target)
-
-
 def cmd_ingest(args) -> int:
     from studio.clean import clean_posts
     from studio.ingest import load_posts
 
     posts = load_posts(args.inputs, text_column=args.text_column, include_private=args.include_private)
     posts, report = clean_posts(posts, clean_config(args))
-    _write_json(args.out, "".join(json.dumps(p.to_dict(), ensure_ascii=False) + "\n" for p in posts))
+    write_jsonl(args.out, (p.to_dict() for p in posts))
     if args.report:
-        _write_json(args.report, json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
+        write_json(args.report, report.to_dict())
     print(f"{report.summary()} -> {args.out}")
     return 0
 

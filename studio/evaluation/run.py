@@ -28,7 +28,8 @@ from studio.chat_format import chat_messages
 from studio.errors import PersonaError
 from studio.evaluation import memorisation, probe, report, style
 from studio.evaluation.generate import BASE, generate, held_out_loss
-from studio.persona.registry import Persona, PersonaRegistry, now
+from studio.files import utc_now
+from studio.persona.registry import Persona, PersonaRegistry
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +99,7 @@ def evaluate_persona(name: str, config: EvalConfig | None = None, registry: Pers
     held_out = validation_posts or train_posts
     reference = ("held-out validation posts" if len(validation_posts) >= 2 else
                  "training posts (too few held-out posts: style figures are optimistic)")
-    result: dict = {"version": 1, "created_at": now(), "config": config.to_dict(), "reference": reference}
+    result: dict = {"version": 1, "created_at": utc_now(), "config": config.to_dict(), "reference": reference}
 
     load_started = time.perf_counter()
     if model is None:  # the chat engine's model and adapter, shared with the chat panes; no chat batch runs meanwhile

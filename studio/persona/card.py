@@ -8,10 +8,9 @@ another tool stored them in `persona.json["evaluation"]`, intended use and a loa
 
 from __future__ import annotations
 
-import os
-import uuid
 from pathlib import Path
 
+from studio.files import write_text
 from studio.persona.registry import Persona, PersonaRegistry
 
 CARD = "README.md"
@@ -164,11 +163,6 @@ def write_card(persona: Persona, registry: PersonaRegistry | None = None, **kwar
     registry = registry or PersonaRegistry()
     text = str(build_card(persona, **kwargs))
     target = persona.path / CARD
-    tmp = target.with_name(f".{CARD}.{uuid.uuid4().hex[:8]}.tmp")
-    with registry._lock():
-        try:
-            tmp.write_text(text, encoding="utf-8")
-            os.replace(tmp, target)
-        finally:
-            tmp.unlink(missing_ok=True)
+    with registry.lock():
+        write_text(target, text)
     return target

@@ -13,10 +13,10 @@ import json
 import logging
 import os
 import tempfile
-from datetime import datetime, timezone
 from pathlib import Path
 
 from studio.errors import StudioError
+from studio.files import utc_now
 from studio.persona.registry import Persona, PersonaRegistry, slugify
 
 log = logging.getLogger(__name__)
@@ -179,7 +179,7 @@ def push(name: str, repo_id: str, token: str | None = None, private: bool = Fals
                       CommitOperationAdd(path_in_repo="README.md", path_or_fileobj=card),
                        CommitOperationAdd(path_in_repo=HUB_MANIFEST, path_or_fileobj=manifest)]
         commit = api.create_commit(repo_id, operations, commit_message=f"Persona Studio: {persona.name} v{persona.version}")
-    pushed = {"repo": repo_id, "commit": commit.oid, "pushed_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    pushed = {"repo": repo_id, "commit": commit.oid, "pushed_at": utc_now()}
     if "@" not in persona.slug:
         registry.update(persona.slug, hub=pushed)
     log.info("Pushed %s to %s", persona.slug, repo_id)
@@ -223,7 +223,7 @@ def pull(repo_id: str, name: str | None = None, token: str | None = None, base: 
         manifest.pop("version", None)
         manifest.pop("last_version", None)
         persona = Persona.from_json(manifest, registry.root / slug)
-        persona.extra["hub"] = {"repo": repo_id, "pulled_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+        persona.extra["hub"] = {"repo": repo_id, "pulled_at": utc_now()}
         with registry.create(persona, overwrite=overwrite) as staging:
             (staging / "adapter").mkdir()
             for file in ADAPTER_FILES:

@@ -24,7 +24,6 @@ import shutil
 import unicodedata
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 
 from filelock import FileLock
@@ -32,6 +31,7 @@ from filelock import FileLock
 from studio import __version__
 from studio.config import personas_dir
 from studio.errors import PersonaError
+from studio.files import utc_now, write_json
 
 SCHEMA_VERSION = 1
 MANIFEST = "persona.json"
@@ -59,10 +59,6 @@ def slugify(name: str) -> str:
     return slug
 
 
-def now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
 @dataclass
 class Persona:
     """A persona's manifest. Keys this version does not know are kept in `extra` and written back."""
@@ -74,8 +70,8 @@ class Persona:
     data: dict = field(default_factory=dict)
     train: dict = field(default_factory=dict)
     metrics: dict = field(default_factory=dict)
-    created_at: str = field(default_factory=now)
-    updated_at: str = field(default_factory=now)
+    created_at: str = field(default_factory=utc_now)
+    updated_at: str = field(default_factory=utc_now)
     studio_version: str = __version__
     schema_version: int = SCHEMA_VERSION
     extra: dict = field(default_factory=dict)
@@ -111,16 +107,6 @@ class Persona:
         return cls(**fields, extra=extra, path=path)
 
 
-def write_json_atomic(path: Path, data: dict) -> None:
-    """Write JSON to a temporary file beside `path`, then `os.replace` it: readers see old or new, never half."""
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        tmp.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def _last_version(persona: Persona | None) -> int:
     if persona is None:
         return 1
@@ -132,7 +118,8 @@ class PersonaRegistry:
     def __init__(self, root: str | Path | None = None):
         self.root = Path(root) if root is not None else personas_dir()
 
-    def _lock(self) -> FileLock:
+    def lock(self) -> FileLock:
+        """The registry's file lock: hold it to change anything in the registry (other processes wait)."""
         self.root.mkdir(parents=True, exist_ok=True)
         return FileLock(str(self.root / ".lock"))
 
@@ -202,19 +189,19 @@ class PersonaRegistry:
         staging.mkdir(parents=True)
         try:
             yield staging
-            persona.updated_at = now()
-            with self._lock():
+            persona.updated_at = utc_now()
+            with self.lock():
                 if target.exists() and not overwrite:
                     raise PersonaError(f"A persona named {persona.slug!r} appeared while training. Choose another name.")
                 if target.exists():
                     current = self._read_or_none(target)
                     number = self._next_version(target, current)
                     persona.extra["version"] = persona.extra["last_version"] = number
-                    write_json_atomic(staging / MANIFEST, persona.to_json())
+                    write_json(staging / MANIFEST, persona.to_json())
                     self._swap_in(staging, target, keep_as=current.version if current else number - 1)
                 else:
                     persona.extra.setdefault("version", 1)
-                    write_json_atomic(staging / MANIFEST, persona.to_json())
+                    write_json(staging / MANIFEST, persona.to_json())
                     os.replace(staging, target)
             persona.path = target
         finally:
@@ -254,7 +241,7 @@ class PersonaRegistry:
         """Change manifest fields of a persona (e.g. `metrics=...`, `evaluation=...`), atomically, under the lock.
 
         Known fields are set on the Persona; any other key goes to `extra` (kept in persona.json)."""
-        with self._lock():
+        with self.lock():
             persona = self.get(name)
             known = {f.name for f in dataclasses.fields(Persona)} - {"extra", "path", "slug", "name"}
             for key, value in fields.items():
@@ -262,8 +249,8 @@ class PersonaRegistry:
                     setattr(persona, key, value)
                 else:
                     persona.extra[key] = value
-            persona.updated_at = now()
-            write_json_atomic(persona.path / MANIFEST, persona.to_json())
+            persona.updated_at = utc_now()
+            write_json(persona.path / MANIFEST, persona.to_json())
         return persona
 
     def delete(self, name: str) -> None:
@@ -272,7 +259,7 @@ class PersonaRegistry:
             match = VERSION_REF.match(name.strip())
             return self.delete_version(match["name"], int(match["n"]))
         persona = self.get(name)
-        with self._lock():
+        with self.lock():
             trash = self.root / f".deleted-{persona.slug}-{uuid.uuid4().hex[:8]}"
             os.replace(persona.path, trash)
             shutil.rmtree(trash, ignore_errors=True)
@@ -312,7 +299,7 @@ class PersonaRegistry:
 
     def restore(self, name: str, number: int) -> Persona:
         """Make version `number` the current one; the current one becomes an earlier version again."""
-        with self._lock():
+        with self.lock():
             current = self.get(name.split("@", 1)[0])
             if number == current.version:
                 return current
@@ -323,12 +310,12 @@ class PersonaRegistry:
             restored = self._read(current.path)
             restored.extra["version"] = number
             restored.extra["last_version"] = max(_last_version(current), _last_version(restored))
-            write_json_atomic(current.path / MANIFEST, {**restored.to_json(), "name": current.name, "slug": current.slug})
+            write_json(current.path / MANIFEST, {**restored.to_json(), "name": current.name, "slug": current.slug})
         return self.get(current.slug)
 
     def delete_version(self, name: str, number: int) -> None:
         """Delete one earlier version; the current one is deleted with the persona (or restore another first)."""
-        with self._lock():
+        with self.lock():
             current = self.get(name)
             if number == current.version:
                 raise PersonaError(f"v{number} is the current version of {current.slug!r}: restore another version "
@@ -337,13 +324,13 @@ class PersonaRegistry:
             trash = self.root / f".deleted-{current.slug}-v{number}-{uuid.uuid4().hex[:8]}"
             os.replace(persona.path, trash)
             current.extra["last_version"] = max(_last_version(current), number)
-            write_json_atomic(current.path / MANIFEST, current.to_json())
+            write_json(current.path / MANIFEST, current.to_json())
             shutil.rmtree(trash, ignore_errors=True)
 
     def rename(self, name: str, new_name: str) -> Persona:
         """Give a persona (with its versions) a new name and folder."""
         new_slug = slugify(new_name)
-        with self._lock():
+        with self.lock():
             persona = self.get(name)
             if "@" in persona.slug:
                 raise PersonaError("Rename the persona, not one of its versions (drop the '@vN').")
@@ -352,6 +339,6 @@ class PersonaRegistry:
                 raise PersonaError(f"A persona named {new_slug!r} already exists. Choose another name.")
             os.replace(persona.path, target)
             persona.path, persona.slug, persona.name = target, new_slug, new_name.strip()
-            persona.updated_at = now()
-            write_json_atomic(target / MANIFEST, persona.to_json())
+            persona.updated_at = utc_now()
+            write_json(target / MANIFEST, persona.to_json())
         return persona

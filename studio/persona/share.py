@@ -18,6 +18,7 @@ import zipfile
 from pathlib import Path, PurePosixPath
 
 from studio.errors import InputError, ModelError
+from studio.files import atomic_path, write_json
 from studio.persona.registry import MANIFEST, SCHEMA_VERSION, Persona, PersonaRegistry, slugify
 
 ALLOWED = re.compile(r"^(persona\.json|README\.md|adapter/adapter_config\.json|adapter/adapter_model\.safetensors"
@@ -42,17 +43,11 @@ def export_zip(name: str, out: str | Path | None = None, include_data: bool = Tr
     files = [persona.path / MANIFEST, persona.path / "README.md", *sorted((persona.path / "adapter").glob("*"))]
     if include_data:
         files += sorted((persona.path / "data").glob("*.jsonl"))
-    tmp = out.with_name(f".{out.name}.tmp")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-            for file in files:
-                arcname = file.relative_to(persona.path).as_posix()
-                if file.is_file() and ALLOWED.match(arcname):
-                    archive.write(file, arcname)
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_path(out) as tmp, zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for file in files:
+            arcname = file.relative_to(persona.path).as_posix()
+            if file.is_file() and ALLOWED.match(arcname):
+                archive.write(file, arcname)
     return out
 
 
@@ -254,8 +249,5 @@ def character_card(name: str, examples: int = 4, registry: PersonaRegistry | Non
 def write_character_card(name: str, out: str | Path | None = None, registry: PersonaRegistry | None = None) -> Path:
     card = character_card(name, registry=registry)
     out = Path(out) if out else Path(f"{slugify(card['data']['name'])}.chara_card_v2.json")
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(json.dumps(card, ensure_ascii=False, indent=2), encoding="utf-8")
-    os.replace(tmp, out)
-    return out
+    return write_json(out, card)
 

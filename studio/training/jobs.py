@@ -30,6 +30,7 @@ from studio.clean import CleanConfig, CleanReport
 from studio.training.config import TrainConfig
 from studio.config import personas_dir
 from studio.errors import PersonaError
+from studio.files import append_jsonl, read_jsonl, write_json, write_jsonl
 from studio.ingest import Post
 from studio.persona.registry import PersonaRegistry, slugify
 
@@ -39,12 +40,6 @@ ROOT_DIR = Path(__file__).resolve().parents[2]
 
 def jobs_dir() -> Path:
     return personas_dir() / ".jobs"
-
-
-def _write_json(path: Path, data: dict) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def _alive(pid: int | None) -> bool:
@@ -83,24 +78,14 @@ class Job:
         return status
 
     def set_status(self, status: str, **extra) -> None:
-        _write_json(self.dir / "status.json", {**self.status(), "status": status, **extra, "time": time.time()})
+        write_json(self.dir / "status.json", {**self.status(), "status": status, **extra, "time": time.time()})
 
     def events(self) -> list[dict]:
         """Progress events so far (a half-written last line is skipped)."""
-        path = self.dir / "progress.jsonl"
-        if not path.exists():
-            return []
-        events = []
-        for line in path.read_text(encoding="utf-8").splitlines():
-            try:
-                events.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue
-        return events
+        return read_jsonl(self.dir / "progress.jsonl")
 
     def emit(self, event: dict) -> None:
-        with (self.dir / "progress.jsonl").open("a", encoding="utf-8") as f:
-            f.write(json.dumps({**event, "time": round(time.time(), 2)}, ensure_ascii=False) + "\n")
+        append_jsonl(self.dir / "progress.jsonl", {**event, "time": round(time.time(), 2)})
 
     def resumable(self) -> bool:
         return self.status()["status"] in ("interrupted", "cancelled", "failed") and any((self.dir / "checkpoints").glob("checkpoint-*"))
@@ -133,11 +118,10 @@ def create_job(posts: list[Post], name: str, config: TrainConfig, clean: CleanCo
             raise PersonaError(f"{slug!r} is already training. Wait for it, or cancel it first.")
         shutil.rmtree(job.dir)
     job.dir.mkdir(parents=True)
-    with (job.dir / "posts.jsonl").open("w", encoding="utf-8") as f:
-        f.writelines(json.dumps(p.to_dict(), ensure_ascii=False) + "\n" for p in posts)
-    _write_json(job.dir / "request.json", {"name": name, "config": config.to_dict(), "clean": clean.to_dict(),
+    write_jsonl(job.dir / "posts.jsonl", (p.to_dict() for p in posts))
+    write_json(job.dir / "request.json", {"name": name, "config": config.to_dict(), "clean": clean.to_dict(),
                                            "report": report.to_dict(), "system_prompt": system_prompt, "overwrite": overwrite})
-    _write_json(job.dir / "status.json", {"status": "queued", "pid": None, "created": time.time()})
+    write_json(job.dir / "status.json", {"status": "queued", "pid": None, "created": time.time()})
     return job
 
 
@@ -180,7 +164,7 @@ def run_job(job: Job, resume: bool = False, echo=None) -> None:
             if echo:
                 echo(event)
 
-        posts = [Post.from_dict(json.loads(line)) for line in (job.dir / "posts.jsonl").read_text(encoding="utf-8").splitlines()]
+        posts = [Post.from_dict(record) for record in read_jsonl(job.dir / "posts.jsonl")]
         try:
             result = train_persona(
                 posts, request["name"], TrainConfig.from_dict(request["config"]), system_prompt=request["system_prompt"],

@@ -7,7 +7,6 @@ every `eval_steps` and a cancelled or killed run resumes from the last one.
 
 from __future__ import annotations
 
-import json
 import logging
 import tempfile
 import time
@@ -20,6 +19,7 @@ from studio.clean import CleanConfig, CleanReport, clean_posts, split_posts
 from studio.training.config import TrainConfig
 from studio.chat_format import build_examples, default_system_prompt, ensure_chat_template, pad_batch
 from studio.errors import InputError, ModelError, PersonaError
+from studio.files import write_jsonl
 from studio.ingest import Post
 from studio.models import cuda_available, load_model, load_tokenizer, resolve_base, use_4bit
 from studio.persona.registry import Persona, PersonaRegistry, slugify
@@ -224,8 +224,7 @@ def train_persona(
         model.save_pretrained(staging / "adapter", safe_serialization=True)
         (staging / "data").mkdir()
         for split, rows in (("train", train_posts), ("validation", validation_posts)):
-            with (staging / "data" / f"{split}.jsonl").open("w", encoding="utf-8") as f:
-                f.writelines(json.dumps(post.to_dict(), ensure_ascii=False) + "\n" for post in rows)
+            write_jsonl(staging / "data" / f"{split}.jsonl", (post.to_dict() for post in rows))
     write_card(persona, registry)  # README.md: the model card (studio/card.py)
     log.info("Trained %s: %d steps in %.1f s, loss %s", slug, trainer.state.global_step, seconds, final_loss)
     if config.evaluate:
