@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import statistics
+
 import sys
 import tempfile
 import time

@@ -6,7 +6,9 @@ import threading
 import pytest
 import torch
 
-from studio.chat.engine import BASE, ChatEngine, Pane, Row, arena_stream, chat_targets
+from studio.chat.arena import Pane, arena_stream
+from studio.chat.engine import BASE, ChatEngine, Row
+from studio.chat.targets import chat_targets
 from studio.chat.config import GenerationConfig
 from studio.training.config import TrainConfig
 from studio.chat_format import chat_messages

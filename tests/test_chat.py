@@ -2,7 +2,8 @@
 
 import pytest
 
-from studio.chat.engine import ChatEngine, reply
+from studio.chat.engine import ChatEngine
+from studio.chat.targets import reply
 from studio.chat.config import GenerationConfig
 from studio.training.config import TrainConfig
 from studio.errors import PersonaError

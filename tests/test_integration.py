@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from studio.chat.engine import reply
+from studio.chat.targets import reply
 from studio.chat.config import GenerationConfig
 from studio.training.config import TrainConfig
 from studio.ingest import load_file

@@ -1,5 +1,6 @@
-"""Arena services beside the engine: blind votes (SQLite in the data folder), conversation export,
-and persona-to-persona exchanges. No gradio here: the UI and tests call these directly."""
+"""The chat arena: one message answered in every pane (batched where panes share a base model), blind votes
+(SQLite in the data folder), conversation export, and persona-to-persona exchanges. No gradio here: the UI,
+the CLI and tests call these directly."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ import json
 import sqlite3
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from studio.chat.engine import BASE, BASE_LABEL, Row, resolve_target
+from studio.chat.engine import BASE, BASE_LABEL, Row
+from studio.chat.targets import resolve_target
 from studio.chat.config import GenerationConfig
 from studio.config import personas_dir
 from studio.errors import PersonaError
@@ -18,6 +21,58 @@ from studio.files import utc_now
 from studio.persona.registry import PersonaRegistry
 
 VOTES_FILE = ".arena.sqlite"
+
+
+@dataclass
+class Pane:
+    """A pane's side of one message: who answers, under which prompt and settings, after which turns."""
+
+    target: str = BASE
+    system_prompt: str | None = None
+    settings: GenerationConfig = field(default_factory=GenerationConfig)
+    history: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass
+class PaneReply:
+    target: str
+    text: str = ""
+    seed: int | None = None
+    note: str = ""
+
+
+def arena_stream(message: str, panes: list[Pane], registry: PersonaRegistry | None = None,
+                 stop: threading.Event | None = None) -> Iterator[list[PaneReply]]:
+    """Answer one message in every pane; yield every pane's reply so far.
+
+    Panes whose targets share a base model are answered by one batched generate, whatever their
+    settings (each row samples on its own). Panes on another base model cannot share that batch: they
+    run as their own batch afterwards, and their note says so."""
+    if not message or not message.strip():
+        raise PersonaError("The message is empty: type something to send.")
+    resolved = [resolve_target(p.target, registry) for p in panes]
+    groups: dict[int, list[int]] = {}
+    for i, (engine, _) in enumerate(resolved):
+        groups.setdefault(id(engine), []).append(i)
+    rows = [Row.make(persona, message, pane.system_prompt, pane.history, pane.settings)
+            for pane, (_, persona) in zip(panes, resolved)]
+    replies = [PaneReply(target=persona.slug if persona else BASE, seed=None if p.settings.greedy or not p.settings.sampling
+                         else rows[i].seed) for i, (p, (_, persona)) in enumerate(zip(panes, resolved))]
+    for n, members in enumerate(groups.values()):
+        for i in members:
+            shared = [str(j + 1) for j in members if j != i]
+            how = f"one batch with pane{'s' if len(shared) > 1 else ''} {', '.join(shared)}" if shared else "own batch"
+            if len(groups) > 1:
+                how += f" (batch {n + 1} of {len(groups)}: panes on another base model cannot share a batch)"
+            seed = f", seed {replies[i].seed}" if replies[i].seed is not None else ", greedy"
+            replies[i].note = how + seed
+    yield replies
+    for members in groups.values():
+        engine = resolved[members[0]][0]
+        for texts in engine.stream_batch([rows[i] for i in members], stop):
+            for i, text in zip(members, texts):
+                replies[i].text = text
+            yield replies
 
 
 class VoteStore:

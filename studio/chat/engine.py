@@ -13,7 +13,6 @@ import os
 import queue
 import random
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -23,7 +22,7 @@ from studio.chat.sampling import RowLimits, RowSampler, RowStreamer
 from studio.chat_format import chat_messages, ensure_chat_template
 from studio.errors import PersonaError
 from studio.models import load_model, load_tokenizer, resolve_base
-from studio.persona.registry import Persona, PersonaRegistry
+from studio.persona.registry import Persona
 from studio.chat.threads import run_apart
 
 BASE = "base"
@@ -156,6 +155,11 @@ class ChatEngine:
         with self._lock:
             adapter = self._adapter_for(persona)  # first: loading the first adapter wraps self.model in a PeftModel
             yield self.model, self.tokenizer, adapter
+
+    def warm(self, persona: Persona) -> None:
+        """Load `persona`'s adapter now (between batches), so its first message does not wait for it."""
+        with self._lock:
+            self._adapter_for(persona)
 
     def stream_batch(self, rows: list[Row], stop: threading.Event | None = None) -> Iterator[list[str]]:
         """Answer every row with ONE batched `generate`; yield all rows' texts so far after each step.
@@ -296,98 +300,3 @@ def get_engine(base_spec: str | None = None) -> ChatEngine:
         if spec not in _engines:
             _engines[spec] = run_apart(ChatEngine, spec)  # see studio.chat.threads
         return _engines[spec]
-
-
-def resolve_target(target: str, registry: PersonaRegistry | None = None) -> tuple[ChatEngine, Persona | None]:
-    """'base' (or 'Base model') -> the default base model; anything else -> a persona on its own base."""
-    if target.strip().lower() in (BASE, BASE_LABEL.lower()):
-        return get_engine(), None
-    persona = (registry or PersonaRegistry()).get(target)
-    return get_engine(persona.base_model.get("spec")), persona
-
-
-@dataclass
-class Reply:
-    target: str
-    text: str
-    seconds: float
-
-    def to_json(self) -> dict:
-        return {"target": self.target, "reply": self.text, "seconds": round(self.seconds, 3)}
-
-
-def reply(target: str, message: str, system_prompt: str | None = None, settings: GenerationConfig | None = None,
-          registry: PersonaRegistry | None = None) -> Reply:
-    """One whole reply (the CLI's `chat`)."""
-    if not message.strip():
-        raise PersonaError("The message is empty: type something to send.")
-    engine, persona = resolve_target(target, registry)
-    started = time.perf_counter()
-    text = ""
-    for text in engine.stream(persona, message, system_prompt, settings=settings):
-        pass
-    return Reply(target=persona.slug if persona else BASE, text=text, seconds=time.perf_counter() - started)
-
-
-def chat_targets(registry: PersonaRegistry | None = None) -> list[tuple[str, str]]:
-    """Everything a pane can talk to, as (label, value): the base model, then every persona in the registry
-    and its earlier versions (`NAME@vN`, to compare with). The one place that lists targets; any value here
-    is accepted by `resolve_target`."""
-    registry = registry or PersonaRegistry()
-    choices = [(BASE_LABEL, BASE)]
-    for p in registry.list():
-        choices.append((f"{p.name} ({p.slug})", p.slug))
-        choices += [(f"{p.name} v{v.version} ({v.slug})", v.slug) for v in registry.versions(p.slug)[1:]]
-    return choices
-
-
-@dataclass
-class Pane:
-    """A pane's side of one message: who answers, under which prompt and settings, after which turns."""
-
-    target: str = BASE
-    system_prompt: str | None = None
-    settings: GenerationConfig = field(default_factory=GenerationConfig)
-    history: list[tuple[str, str]] = field(default_factory=list)
-
-
-@dataclass
-class PaneReply:
-    target: str
-    text: str = ""
-    seed: int | None = None
-    note: str = ""
-
-
-def arena_stream(message: str, panes: list[Pane], registry: PersonaRegistry | None = None,
-                 stop: threading.Event | None = None) -> Iterator[list[PaneReply]]:
-    """Answer one message in every pane; yield every pane's reply so far.
-
-    Panes whose targets share a base model are answered by one batched generate, whatever their
-    settings (each row samples on its own). Panes on another base model cannot share that batch: they
-    run as their own batch afterwards, and their note says so."""
-    if not message or not message.strip():
-        raise PersonaError("The message is empty: type something to send.")
-    resolved = [resolve_target(p.target, registry) for p in panes]
-    groups: dict[int, list[int]] = {}
-    for i, (engine, _) in enumerate(resolved):
-        groups.setdefault(id(engine), []).append(i)
-    rows = [Row.make(persona, message, pane.system_prompt, pane.history, pane.settings)
-            for pane, (_, persona) in zip(panes, resolved)]
-    replies = [PaneReply(target=persona.slug if persona else BASE, seed=None if p.settings.greedy or not p.settings.sampling
-                         else rows[i].seed) for i, (p, (_, persona)) in enumerate(zip(panes, resolved))]
-    for n, members in enumerate(groups.values()):
-        for i in members:
-            shared = [str(j + 1) for j in members if j != i]
-            how = f"one batch with pane{'s' if len(shared) > 1 else ''} {', '.join(shared)}" if shared else "own batch"
-            if len(groups) > 1:
-                how += f" (batch {n + 1} of {len(groups)}: panes on another base model cannot share a batch)"
-            seed = f", seed {replies[i].seed}" if replies[i].seed is not None else ", greedy"
-            replies[i].note = how + seed
-    yield replies
-    for members in groups.values():
-        engine = resolved[members[0]][0]
-        for texts in engine.stream_batch([rows[i] for i in members], stop):
-            for i, text in zip(members, texts):
-                replies[i].text = text
-            yield replies

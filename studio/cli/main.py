@@ -161,7 +161,7 @@ def cmd_list(args) -> int:
 
 
 def cmd_chat(args) -> int:
-    from studio.chat.engine import reply
+    from studio.chat.targets import reply
 
     settings = GenerationConfig(max_new_tokens=args.max_new_tokens, temperature=args.temperature, seed=args.seed,
                                 top_p=args.top_p, top_k=args.top_k, repetition_penalty=args.repetition_penalty,
@@ -221,7 +221,7 @@ def compare(args, settings) -> int:
     import shutil
     import textwrap
 
-    from studio.chat.engine import Pane, arena_stream
+    from studio.chat.arena import Pane, arena_stream
 
     message = args.message if args.message is not None else args.target
     targets = [t.strip() for t in args.compare.split(",") if t.strip()]

@@ -10,7 +10,8 @@ from pathlib import Path
 import gradio as gr
 
 from studio.chat.arena import VoteStore, duel_stream, export_json, export_markdown, label
-from studio.chat.engine import BASE, chat_targets
+from studio.chat.engine import BASE
+from studio.chat.targets import chat_targets
 from studio.chat.config import GenerationConfig
 from studio.errors import PersonaError
 from studio.persona.registry import PersonaRegistry

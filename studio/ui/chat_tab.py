@@ -12,7 +12,9 @@ import threading
 import gradio as gr
 
 from studio import space
-from studio.chat.engine import BASE, DEFAULT_BASE_PROMPT, Pane, PaneReply, arena_stream, chat_targets, resolve_target
+from studio.chat.arena import Pane, PaneReply, arena_stream
+from studio.chat.engine import BASE, DEFAULT_BASE_PROMPT
+from studio.chat.targets import chat_targets, resolve_target
 from studio.chat.config import GenerationConfig
 from studio.errors import PersonaError
 from studio.persona.registry import PersonaRegistry
@@ -165,8 +167,7 @@ def warm(target: str) -> None:
     """Load the picked persona's adapter now, so the first message does not wait for it (milliseconds later)."""
     engine, persona = resolve_target(target or BASE)
     if persona is not None:
-        with engine._lock:
-            engine._adapter_for(persona)
+        engine.warm(persona)
 
 
 def build(trained: gr.State) -> list[gr.Dropdown]:
