@@ -89,3 +89,25 @@ def test_update_sets_fields_and_keeps_unknown_keys(tmp_path):
     assert persona.metrics == {"loss": 0.5} and persona.extra["evaluation"] == {"summary": "ok"}
     assert json.loads((tmp_path / "koume" / "persona.json").read_text())["evaluation"] == {"summary": "ok"}
     assert [p.name for p in (tmp_path / "koume").iterdir() if p.name.endswith(".tmp")] == []
+
+
+@pytest.mark.parametrize("ref, parsed", [("koume@v2", ("koume", 2)), ("koume", ("koume", None)), (" Koume@v10 ", ("Koume", 10)),
+                                         ("a@b", ("a@b", None)), ("", ("", None))])
+def test_version_refs_are_read_and_written_in_one_place(ref, parsed):
+    from studio.persona.registry import parse_ref, version_ref
+
+    assert parse_ref(ref) == parsed
+    if parsed[1] is not None:
+        assert parse_ref(version_ref(*parsed)) == parsed
+
+
+def test_check_available_is_the_one_name_check(tmp_path):
+    registry = PersonaRegistry(tmp_path)
+    assert registry.check_available("Koume") == "koume"
+    with registry.create(_persona()):
+        pass
+    with pytest.raises(PersonaError, match="already exists"):
+        registry.check_available("KOUME")
+    assert registry.check_available("KOUME", overwrite=True) == "koume"
+    with pytest.raises(PersonaError, match="Invalid persona name"):
+        registry.check_available("../koume", overwrite=True)

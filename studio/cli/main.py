@@ -26,7 +26,7 @@ from studio.chat.config import GenerationConfig
 from studio.training.config import TrainConfig
 from studio.errors import StudioError
 from studio.files import write_json, write_jsonl
-from studio.persona.registry import PersonaRegistry, slugify
+from studio.persona.registry import PersonaRegistry
 
 
 def add_config_arguments(parser, cls, title: str, flags: dict[str, str] | None = None, skip: tuple = ()) -> None:
@@ -97,7 +97,7 @@ def cmd_train(args) -> int:
         if not args.posts or not args.name:
             raise StudioError("train needs --posts FILE and --name NAME (or --resume NAME).")
         name = args.name
-        slugify(name)  # refuse a bad name before loading anything
+        PersonaRegistry().check_available(name, args.overwrite)  # a bad or taken name fails before anything loads
         config, clean = config_from_args(TrainConfig, args), clean_config(args)
         posts = load_posts(args.posts, text_column=args.text_column, include_private=args.include_private)
         posts, report = clean_posts(posts, clean)
@@ -212,7 +212,7 @@ def cmd_eval(args) -> int:
         flag = f"COPY ({', '.join(sample['reasons'])})" if sample["copied"] else "own words"
         print(f"- {sample['prompt']} -> {sample['persona'][:100]!r} [{flag}; nearest: {sample['nearest'][:60]!r}]")
     timings = ", ".join(f"{k} {v:.1f} s" for k, v in result["timings"].items())
-    print(f"stored in {registry.root / slugify(args.name)}/persona.json ({result['seconds']:.1f} s: {timings})")
+    print(f"stored in {registry.get(args.name).path / 'persona.json'} ({result['seconds']:.1f} s: {timings})")
     return 0
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 
 from studio.errors import StudioError
-from studio.persona.registry import PersonaRegistry
+from studio.persona.registry import PersonaRegistry, version_ref
 
 
 def persona_summary(p) -> dict:
@@ -37,22 +37,22 @@ def cmd_show(args) -> int:
 def cmd_versions(args) -> int:
     versions = PersonaRegistry().versions(args.name)
     if args.json:
-        print(json.dumps([{"ref": f"{p.base_slug}@v{p.version}", "current": i == 0, **_summary(p)}
+        print(json.dumps([{"ref": version_ref(p.base_slug, p.version), "current": i == 0, **_summary(p)}
                           for i, p in enumerate(versions)], ensure_ascii=False))
         return 0
     for i, p in enumerate(versions):
         row = _summary(p)
-        print(f"{p.base_slug}@v{p.version:<4} {'current' if i == 0 else '       '} trained {p.created_at}  "
+        print(f"{version_ref(p.base_slug, p.version):<{len(p.base_slug) + 6}} {'current' if i == 0 else '       '} trained {p.created_at}  "
               f"steps={row['steps']}  loss={row['final_loss']}  val={row['validation_loss']}  posts={row['posts']}")
     return 0
 
 
 def _version_ref(ref: str, number: int | None) -> tuple[str, int]:
-    from studio.persona.registry import VERSION_REF
+    from studio.persona.registry import parse_ref
 
-    match = VERSION_REF.match(ref.strip())
-    if match:
-        return match["name"], int(match["n"])
+    name, parsed = parse_ref(ref)
+    if parsed is not None:
+        return name, parsed
     if number is None:
         raise StudioError(f"Say which version: NAME@vN (e.g. {ref}@v1); see python -m studio versions {ref}")
     return ref, number

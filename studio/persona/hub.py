@@ -17,7 +17,7 @@ from pathlib import Path
 
 from studio.errors import StudioError
 from studio.files import utc_now
-from studio.persona.registry import Persona, PersonaRegistry, slugify
+from studio.persona.registry import Persona, PersonaRegistry
 
 log = logging.getLogger(__name__)
 
@@ -197,9 +197,7 @@ def pull(repo_id: str, name: str | None = None, token: str | None = None, base: 
     registry = registry or PersonaRegistry()
     repo_id = check_repo_id(repo_id)
     display = (name or repo_id.split("/", 1)[1]).strip()
-    slug = slugify(display)
-    if registry.exists(slug) and not overwrite:
-        raise HubError(f"A persona named {slug!r} already exists: choose another name (--name) or overwrite it.")
+    slug = registry.check_available(display, overwrite)
     token = get_token(token)
     with tempfile.TemporaryDirectory(prefix="studio-pull-") as tmp, hub_errors(repo_id, "pull"):
         folder = Path(snapshot_download(repo_id, revision=revision, allow_patterns=PULL_PATTERNS, local_dir=tmp,

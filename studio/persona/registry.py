@@ -41,6 +41,18 @@ VERSIONS = "versions"
 VERSION_REF = re.compile(r"^(?P<name>.+)@v(?P<n>\d{1,6})$")
 
 
+def parse_ref(ref: str) -> tuple[str, int | None]:
+    """The one reader of `NAME@vN`: 'koume@v2' -> ('koume', 2); 'koume' -> ('koume', None)."""
+    ref = (ref or "").strip()
+    match = VERSION_REF.match(ref)
+    return (match["name"], int(match["n"])) if match else (ref, None)
+
+
+def version_ref(name: str, number: int) -> str:
+    """The one writer of `NAME@vN`."""
+    return f"{name}@v{number}"
+
+
 def slugify(name: str) -> str:
     """A folder name from a persona name: lower case, letters (any script), digits, '-' and '_'.
 
@@ -90,7 +102,7 @@ class Persona:
     @property
     def base_slug(self) -> str:
         """The persona's slug without any `@vN` (a version's slug is `koume@v1`)."""
-        return self.slug.split("@", 1)[0]
+        return parse_ref(self.slug)[0]
 
     def to_json(self) -> dict:
         data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name not in ("extra", "path")}
@@ -162,11 +174,22 @@ class PersonaRegistry:
     def exists(self, name: str) -> bool:
         return (self.root / slugify(name) / MANIFEST).is_file()
 
+    def check_available(self, name: str, overwrite: bool = False) -> str:
+        """The slug a new persona named `name` gets. Raises PersonaError when the name is invalid, or taken
+        and `overwrite` is off: the one place that decides (under the lock), for every way a persona arrives
+        (training, import, Hub pull). `create` checks again when the persona is moved into place."""
+        slug = slugify(name)
+        with self.lock():
+            if not overwrite and (self.root / slug / MANIFEST).is_file():
+                raise PersonaError(f"A persona named {slug!r} already exists. Choose another name, "
+                                   "or replace it (--overwrite, or tick 'replace').")
+        return slug
+
     def get(self, name: str) -> Persona:
         """A persona by name, or one of its versions by `NAME@vN` (the current one too)."""
-        match = VERSION_REF.match((name or "").strip())
-        if match:
-            return self.get_version(match["name"], int(match["n"]))
+        base, number = parse_ref(name)
+        if number is not None:
+            return self.get_version(base, number)
         slug = slugify(name)
         folder = self.root / slug
         if not (folder / MANIFEST).is_file():
@@ -255,9 +278,9 @@ class PersonaRegistry:
 
     def delete(self, name: str) -> None:
         """Delete a persona with all its versions, or only one earlier version (`NAME@vN`)."""
-        if VERSION_REF.match((name or "").strip()):
-            match = VERSION_REF.match(name.strip())
-            return self.delete_version(match["name"], int(match["n"]))
+        base, number = parse_ref(name)
+        if number is not None:
+            return self.delete_version(base, number)
         persona = self.get(name)
         with self.lock():
             trash = self.root / f".deleted-{persona.slug}-{uuid.uuid4().hex[:8]}"
@@ -268,14 +291,14 @@ class PersonaRegistry:
 
     def _version_persona(self, current: Persona, folder: Path, number: int) -> Persona:
         persona = self._read(folder)
-        persona.slug, persona.name = f"{current.slug}@v{number}", current.name
+        persona.slug, persona.name = version_ref(current.slug, number), current.name
         persona.extra["version"] = number
         return persona
 
     def versions(self, name: str) -> list[Persona]:
         """Every version of a persona: the current one first (its `path` is the persona folder), then the
         earlier ones, highest number first. After a restore the current one need not have the highest number."""
-        current = self.get(name.split("@", 1)[0])
+        current = self.get(parse_ref(name)[0])
         found = [current]
         for number in self._version_numbers(current.path):
             folder = current.path / VERSIONS / str(number)
@@ -300,7 +323,7 @@ class PersonaRegistry:
     def restore(self, name: str, number: int) -> Persona:
         """Make version `number` the current one; the current one becomes an earlier version again."""
         with self.lock():
-            current = self.get(name.split("@", 1)[0])
+            current = self.get(parse_ref(name)[0])
             if number == current.version:
                 return current
             self.get_version(current.slug, number)  # a clear message when it does not exist

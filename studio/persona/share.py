@@ -19,7 +19,7 @@ from pathlib import Path, PurePosixPath
 
 from studio.errors import InputError, ModelError
 from studio.files import atomic_path, write_json
-from studio.persona.registry import MANIFEST, SCHEMA_VERSION, Persona, PersonaRegistry, slugify
+from studio.persona.registry import MANIFEST, SCHEMA_VERSION, Persona, PersonaRegistry
 
 ALLOWED = re.compile(r"^(persona\.json|README\.md|adapter/adapter_config\.json|adapter/adapter_model\.safetensors"
                      r"|adapter/README\.md|data/(train|validation)\.jsonl)$")
@@ -178,7 +178,7 @@ def import_zip(path: str | Path, name: str | None = None, base: str | None = Non
                 raise InputError(f"{split} is not JSON lines ({exc}).") from exc
     ref = resolve_persona_base(manifest.get("base_model") or {}, base)
     display = (name or manifest["name"]).strip()
-    manifest.update(name=display, slug=slugify(display))
+    manifest.update(name=display, slug=registry.check_available(display, overwrite))
     if base:
         manifest["base_model"] = ref.to_json()
     for key in ("version", "last_version"):
@@ -248,6 +248,6 @@ def character_card(name: str, examples: int = 4, registry: PersonaRegistry | Non
 
 def write_character_card(name: str, out: str | Path | None = None, registry: PersonaRegistry | None = None) -> Path:
     card = character_card(name, registry=registry)
-    out = Path(out) if out else Path(f"{slugify(card['data']['name'])}.chara_card_v2.json")
+    out = Path(out) if out else Path(f"{card['data']['extensions']['persona_studio']['slug']}.chara_card_v2.json")
     return write_json(out, card)
 

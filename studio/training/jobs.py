@@ -109,9 +109,7 @@ def get_job(name: str) -> Job:
 def create_job(posts: list[Post], name: str, config: TrainConfig, clean: CleanConfig, report: CleanReport,
                system_prompt: str | None = None, overwrite: bool = False) -> Job:
     """Write a job's request; nothing runs yet (see `launch` and `run_job`)."""
-    slug = slugify(name)
-    if PersonaRegistry().exists(slug) and not overwrite:
-        raise PersonaError(f"A persona named {slug!r} already exists. Choose another name, or tick 'replace'.")
+    slug = PersonaRegistry().check_available(name, overwrite)
     job = Job(jobs_dir() / slug)
     if job.dir.exists():
         if job.status()["status"] in ACTIVE:

@@ -18,11 +18,11 @@ from studio.persona.card import write_card
 from studio.clean import CleanConfig, CleanReport, clean_posts, split_posts
 from studio.training.config import TrainConfig
 from studio.chat_format import build_examples, default_system_prompt, ensure_chat_template, pad_batch
-from studio.errors import InputError, ModelError, PersonaError
+from studio.errors import InputError, ModelError
 from studio.files import write_jsonl
 from studio.ingest import Post
 from studio.models import cuda_available, load_model, load_tokenizer, resolve_base, use_4bit
-from studio.persona.registry import Persona, PersonaRegistry, slugify
+from studio.persona.registry import Persona, PersonaRegistry
 from studio.training.step import post_token_trainer
 
 log = logging.getLogger(__name__)
@@ -144,9 +144,7 @@ def train_persona(
     clean = clean or CleanConfig()
     registry = registry or PersonaRegistry()
     emit = progress or (lambda event: None)
-    slug = slugify(name)
-    if registry.exists(slug) and not overwrite:
-        raise PersonaError(f"A persona named {slug!r} already exists. Choose another name, or overwrite it (--overwrite).")
+    slug = registry.check_available(name, overwrite)  # before any work: the name may have been taken meanwhile
     if report is None:
         posts, report = clean_posts(posts, clean)
     if len(posts) < MIN_POSTS:

@@ -13,7 +13,7 @@ import pandas as pd
 from studio.persona import card, hub, share
 from studio.errors import PersonaError
 from studio.persona.summary import describe, persona_row
-from studio.persona.registry import PersonaRegistry
+from studio.persona.registry import PersonaRegistry, parse_ref, version_ref
 from studio.ui import evaluation_view
 from studio.ui.common import user_errors
 
@@ -43,7 +43,7 @@ def _versions(slug: str | None) -> list[tuple[str, str]]:
     except PersonaError:
         return []
     return [(f"v{p.version}{' (current)' if i == 0 else ''} · trained {p.created_at[:16]} · loss {p.metrics.get('final_loss')}",
-             f"{p.base_slug}@v{p.version}") for i, p in enumerate(versions)]
+             version_ref(p.base_slug, p.version)) for i, p in enumerate(versions)]
 
 
 def refresh(selected: str | None = None):
@@ -87,10 +87,10 @@ def delete(slug: str, confirm: bool):
 
 @user_errors
 def restore(slug: str, ref: str):
-    name, _, number = (ref or "").partition("@v")
-    if not number:
+    number = parse_ref(ref)[1]
+    if number is None:
         raise PersonaError("Choose a version to restore.")
-    persona = PersonaRegistry().restore(_need(slug), int(number))
+    persona = PersonaRegistry().restore(_need(slug), number)
     return _done(f"{persona.slug} is now v{persona.version}; the version it replaced is kept.", persona.slug)
 
 

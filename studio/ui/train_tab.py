@@ -15,7 +15,6 @@ from studio.training.config import TrainConfig
 from studio.config import default_base
 from studio.errors import InputError, PersonaError
 from studio.models import cuda_available
-from studio.persona.registry import slugify
 from studio.ui.common import user_errors
 from studio.ui.data_tab import selected
 
@@ -36,7 +35,6 @@ def start(posts: list[dict], report, clean, table, name: str, base: str, steps: 
     if not posts:
         raise InputError("No posts loaded: go to the Data tab, upload posts and press 'Load and clean posts' first.")
     space.check_training_allowed()  # off on ZeroGPU / CPU Spaces, with the reason (studio/space.py)
-    slugify(name)
     config = TrainConfig(base_model=base or default_base(), method=method, max_steps=steps, learning_rate=lr, rank=rank,
                          epochs=epochs, eval_steps=eval_steps, patience=patience, probe_steps=probe_steps or 0)
     chosen, report = selected(posts, report, table)
