@@ -23,7 +23,7 @@ def lsh_bands(threshold: float, num_perm: int, recall: float = 0.95) -> tuple[in
     return next(((b, r) for b, r in pairs if 1 - (1 - threshold ** r) ** b >= recall), pairs[-1])
 
 
-def _shingle_hashes(texts: list[str], size: int) -> tuple[np.ndarray, np.ndarray]:
+def shingle_hashes(texts: list[str], size: int) -> tuple[np.ndarray, np.ndarray]:
     """Hashes of every `size`-character shingle of every text, and where each text's shingles start."""
     lengths = np.fromiter((len(t) for t in texts), dtype=np.int64, count=len(texts))
     codes = np.frombuffer("".join(texts).encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
@@ -49,7 +49,7 @@ def signatures(texts: list[str], num_perm: int = 64, size: int = 4, seed: int = 
     out = np.empty((len(texts), num_perm), dtype=np.uint32)
     for first in range(0, len(texts), CHUNK):
         chunk = [t or " " for t in texts[first:first + CHUNK]]
-        hashes, starts = _shingle_hashes(chunk, size)
+        hashes, starts = shingle_hashes(chunk, size)
         work = np.empty_like(hashes)
         for k in range(num_perm):  # one permutation at a time: small arrays that stay in cache
             np.multiply(hashes, a[k], out=work)

@@ -23,7 +23,7 @@ from collections import Counter
 
 import numpy as np
 
-from studio.clean.near_dup import _shingle_hashes, signatures
+from studio.clean.near_dup import shingle_hashes, signatures
 
 MIN_CHARS = 16
 LONG_SUBSTRING = 30
@@ -61,7 +61,7 @@ class CopyDetector:
         if not self.posts:
             return
         self.signatures = signatures(self.norm, size=SHINGLE)
-        hashes, starts = _shingle_hashes([t or " " for t in self.norm], WINDOW)
+        hashes, starts = shingle_hashes([t or " " for t in self.norm], WINDOW)
         owner = np.repeat(np.arange(len(self.norm)), np.diff(np.append(starts, len(hashes))))
         order = np.argsort(hashes, kind="stable")
         self.window_hashes, self.window_owner = hashes[order], owner[order]
@@ -70,7 +70,7 @@ class CopyDetector:
         """Share of the text's windows found in the training posts, and the posts sharing most windows."""
         if len(text) < WINDOW:
             return 0.0, []
-        hashes, _ = _shingle_hashes([text], WINDOW)
+        hashes, _ = shingle_hashes([text], WINDOW)
         left = np.searchsorted(self.window_hashes, hashes, side="left")
         right = np.searchsorted(self.window_hashes, hashes, side="right")
         found = right > left

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import random
 import tempfile
-import threading
 from pathlib import Path
 
 import gradio as gr
@@ -15,19 +14,8 @@ from studio.chat.targets import chat_targets
 from studio.chat.config import GenerationConfig
 from studio.errors import PersonaError
 from studio.persona.registry import PersonaRegistry
+from studio.ui.chat_panes import CHAT_CONCURRENCY, LETTERS, MAX_PANES, is_blind, new_state, new_stop_event, shown_setups, stop
 from studio.ui.common import user_errors
-
-LETTERS = "ABCD"
-
-
-def is_blind(state: dict) -> bool:
-    return bool(state.get("blind"))
-
-
-def _tab():
-    from studio.ui import chat_tab  # the tab module imports this one
-
-    return chat_tab
 
 
 def win_table() -> list[list]:
@@ -36,52 +24,47 @@ def win_table() -> list[list]:
 
 def set_blind(blind: bool, count: int, state: dict):
     """Blind on: shuffle which pane shows which model, hide pickers and labels, start a fresh round."""
-    tab, n = _tab(), int(count)
-    order = list(range(tab.MAX_PANES))
+    n = int(count)
+    order = list(range(MAX_PANES))
     if blind:
         shown = random.sample(range(n), n)
         order = shown + order[n:]
-    state = {**tab.new_state(), "order": order, "blind": bool(blind)}
-    configs = [gr.Column(visible=not blind) for _ in range(tab.MAX_PANES)]
-    chats = [gr.Chatbot(value=[], label=f"Reply {LETTERS[i]}" if blind else f"Pane {i + 1}") for i in range(tab.MAX_PANES)]
+    state = {**new_state(), "order": order, "blind": bool(blind)}
+    configs = [gr.Column(visible=not blind) for _ in range(MAX_PANES)]
+    chats = [gr.Chatbot(value=[], label=f"Reply {LETTERS[i]}" if blind else f"Pane {i + 1}") for i in range(MAX_PANES)]
     votes = gr.Row(visible=bool(blind))
-    buttons = [gr.Button(visible=i < n) for i in range(tab.MAX_PANES)]
-    return state, *configs, *chats, *["" for _ in range(tab.MAX_PANES)], votes, *buttons
+    buttons = [gr.Button(visible=i < n) for i in range(MAX_PANES)]
+    return state, *configs, *chats, *["" for _ in range(MAX_PANES)], votes, *buttons
 
 
 def start_round(state: dict, count: int) -> dict:
     """After a vote, the next blind message starts a new round with a new shuffle."""
     if is_blind(state) and state.get("revealed"):
         n = int(count)
-        state = {**_tab().new_state(), "blind": True, "order": random.sample(range(n), n) + list(range(n, _tab().MAX_PANES))}
+        state = {**new_state(), "blind": True, "order": random.sample(range(n), n) + list(range(n, MAX_PANES))}
     return state
 
 
 @user_errors
 def vote(index: int, count: int, state: dict, *values):
-    tab, n = _tab(), int(count)
+    n = int(count)
     if not is_blind(state):
         raise PersonaError("Votes are for blind mode: tick 'Blind mode', send a message, then pick a reply.")
     if state.get("revealed"):
         raise PersonaError("This round is already decided: send a new message for the next blind round.")
     if not state["histories"][index]:
         raise PersonaError("Send a message first, then pick the reply that sounds more like the person.")
-    configs = tab.pane_configs(values)
-    shown = [configs[state["order"][j]][0] for j in range(n)]
+    shown = [setup.target for setup in shown_setups(state, values, n)]
     VoteStore().record(shown[index], [t for j, t in enumerate(shown) if j != index], state.get("last", ""))
     state = {**state, "revealed": True}
     notes = [f"Reply {LETTERS[j]} was **{label(shown[j])}**" + (" (your pick)" if j == index else "") for j in range(n)]
-    return state, *notes, *["" for _ in range(tab.MAX_PANES - n)], win_table()
+    return state, *notes, *["" for _ in range(MAX_PANES - n)], win_table()
 
 
 def export(fmt: str, count: int, state: dict, *values) -> str:
-    tab = _tab()
-    configs = tab.pane_configs(values)
-    panes = []
-    for j in range(int(count)):
-        target, system, settings = configs[state["order"][j]]
-        panes.append({"target": target, "system_prompt": system, "settings": settings.to_dict(),
-                      "history": [list(turn) for turn in state["histories"][j]]})
+    panes = [{"target": setup.target, "system_prompt": setup.system_prompt, "settings": setup.settings.to_dict(),
+              "history": [list(turn) for turn in state["histories"][j]]}
+             for j, setup in enumerate(shown_setups(state, values, count))]
     text = export_json(panes) if fmt == "json" else export_markdown(panes)
     path = Path(tempfile.mkdtemp(prefix="arena-")) / f"conversation.{'json' if fmt == 'json' else 'md'}"
     path.write_text(text, encoding="utf-8")
@@ -95,15 +78,12 @@ def _duel_messages(lines: list[tuple[str, str]]) -> list[dict]:
 
 @user_errors
 def duel(first: str, second: str, opening: str, turns: int, max_new_tokens: int, request: gr.Request = None):
-    tab = _tab()
-    stop = tab._stops[request.session_hash if request else "local"] = threading.Event()
     settings = GenerationConfig(max_new_tokens=max_new_tokens)
-    for lines in duel_stream(first or BASE, second or BASE, opening, turns, settings, stop=stop):
+    for lines in duel_stream(first or BASE, second or BASE, opening, turns, settings, stop=new_stop_event(request)):
         yield _duel_messages(lines)
 
 
 def build(state, count, values, targets, configs, chats, notes, message) -> list[gr.Dropdown]:
-    tab = _tab()
     with gr.Row():
         blind = gr.Checkbox(False, label="Blind mode: hide which model wrote which reply until you vote",
                             elem_id="chat-blind")
@@ -112,7 +92,7 @@ def build(state, count, values, targets, configs, chats, notes, message) -> list
     exported = gr.File(label="Exported conversation", elem_id="chat-export", height=60)
     with gr.Row(visible=False) as vote_row:
         vote_buttons = [gr.Button(f"Reply {LETTERS[i]} sounds more like the person", elem_id=f"chat-vote-{i}")
-                        for i in range(tab.MAX_PANES)]
+                        for i in range(MAX_PANES)]
     wins = gr.Dataframe(value=win_table, headers=["Model", "Wins", "Losses", "Win rate"], label="Blind votes: win rates",
                         interactive=False, elem_id="chat-winrates")
     blind.change(set_blind, [blind, count, state], [state, *configs, *chats, *notes, vote_row, *vote_buttons],
@@ -136,6 +116,6 @@ def build(state, count, values, targets, configs, chats, notes, message) -> list
             halt = gr.Button("Stop", variant="stop", elem_id="duel-stop")
         exchange = gr.Chatbot(label="Exchange", height=360, elem_id="duel-chat")
     start.click(duel, [first, second, opening, turns, max_tokens], exchange, api_name="arena_duel",
-                concurrency_id="chat", concurrency_limit=tab.CHAT_CONCURRENCY)
-    halt.click(tab.stop, None, None, queue=False, api_visibility="private")
+                concurrency_id="chat", concurrency_limit=CHAT_CONCURRENCY)
+    halt.click(stop, None, None, queue=False, api_visibility="private")
     return [first, second]

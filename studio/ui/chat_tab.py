@@ -7,8 +7,6 @@ from changing the adapters another user's generation runs with.
 
 from __future__ import annotations
 
-import threading
-
 import gradio as gr
 
 from studio import space
@@ -19,24 +17,16 @@ from studio.chat.config import GenerationConfig
 from studio.errors import PersonaError
 from studio.persona.registry import PersonaRegistry
 from studio.ui import chat_extras
+from studio.ui.chat_panes import (CHAT_CONCURRENCY, DEFAULT_PANES, MAX_PANES, PaneInputs, is_blind, new_state,
+                                  new_stop_event, read_panes, stop)
 from studio.ui.common import user_errors
 
-MAX_PANES, DEFAULT_PANES = 4, 2
-CHAT_CONCURRENCY = 6  # chat calls running at once; the engine merges them into shared batches, the rest queue
-SETTINGS = ("temperature", "top_p", "top_k", "repetition_penalty", "no_repeat_ngram_size", "max_new_tokens", "seed", "greedy")
-PER_PANE = 2 + len(SETTINGS)  # target, system prompt, settings
 PRESETS = {
     "Persona's saved prompt": None,
     "Plain form (常体)": "あなたは常体で応答します。",
     "Short posts": "Answer like a short social-media post: one or two sentences, your own voice.",
     "Helpful assistant": DEFAULT_BASE_PROMPT,
 }
-_stops: dict[str, threading.Event] = {}  # session -> the Stop button's event for its running generation
-
-
-def new_state() -> dict:
-    return {"histories": [[] for _ in range(MAX_PANES)], "order": list(range(MAX_PANES)), "last": ""}
-
 
 def persona_choices() -> list[tuple[str, str]]:
     return chat_targets(PersonaRegistry())
@@ -73,17 +63,6 @@ def save_default(target: str, system: str) -> None:
     gr.Info(f"Saved as {persona.name}'s default system prompt.")
 
 
-def pane_configs(values) -> list[tuple[str, str, GenerationConfig]]:
-    """(target, system prompt, settings) per pane from the flat component values."""
-    panes = []
-    for i in range(MAX_PANES):
-        target, system, *settings = values[i * PER_PANE:(i + 1) * PER_PANE]
-        config = dict(zip(SETTINGS, settings))
-        config["seed"] = None if config["seed"] in (None, "") or float(config["seed"]) < 0 else config["seed"]
-        panes.append((target or BASE, system, GenerationConfig(**config)))
-    return panes
-
-
 def show(state: dict, count: int) -> list:
     """Chatbot messages for every pane from the session's histories."""
     out = []
@@ -95,23 +74,23 @@ def show(state: dict, count: int) -> list:
     return out
 
 
-def _run(state: dict, message: str, panes: list[int], configs, request: gr.Request | None):
+def _run(state: dict, message: str, panes: list[int], values, request: gr.Request | None):
     """Stream `message` into the given displayed panes (one batched generation); yields (state, chats, notes)."""
-    session = request.session_hash if request else "local"
-    stop = _stops[session] = threading.Event()
-    order = state["order"]
-    requests = [Pane(configs[order[i]][0], configs[order[i]][1], configs[order[i]][2], list(state["histories"][i]))
-                for i in panes]
+    stop_event = new_stop_event(request)
+    setups = read_panes(values)
+    shown = [setups[state["order"][i]] for i in panes]
+    requests = [Pane(setup.target, setup.system_prompt, setup.settings, list(state["histories"][i]))
+                for setup, i in zip(shown, panes)]
     notes = [gr.update() for _ in range(MAX_PANES)]
     for i in panes:
         state["histories"][i] = state["histories"][i] + [(message, "")]
     replies: list[PaneReply] = []
-    for replies in arena_stream(message, requests, stop=stop):
+    for replies in arena_stream(message, requests, stop=stop_event):
         for i, r in zip(panes, replies):
             state["histories"][i][-1] = (message, r.text)
         yield state, show(state, len(panes)), notes
     for i, r in zip(panes, replies):
-        notes[i] = r.note if not chat_extras.is_blind(state) else "hidden until you vote"
+        notes[i] = r.note if not is_blind(state) else "hidden until you vote"
     yield state, show(state, len(panes)), notes
 
 
@@ -121,7 +100,7 @@ def send(message: str, count: int, state: dict, *values, request: gr.Request = N
     if not message:
         raise PersonaError("Type a message first.")
     state = {**chat_extras.start_round(state, count), "last": message}
-    for state, chats, notes in _run(state, message, list(range(int(count))), pane_configs(values), request):
+    for state, chats, notes in _run(state, message, list(range(int(count))), values, request):
         yield "", state, *chats, *notes
 
 
@@ -133,14 +112,8 @@ def regenerate(index: int, count: int, state: dict, *values, request: gr.Request
         raise PersonaError(f"Pane {index + 1} has no reply to regenerate yet: send a message first.")
     message = history[-1][0]
     state = {**state, "histories": [h if i != index else h[:-1] for i, h in enumerate(state["histories"])]}
-    for state, chats, notes in _run(state, message, [index], pane_configs(values), request):
+    for state, chats, notes in _run(state, message, [index], values, request):
         yield state, *chats, *notes
-
-
-def stop(request: gr.Request = None) -> None:
-    event = _stops.get(request.session_hash if request else "local")
-    if event is not None:
-        event.set()
 
 
 def clear(state: dict):
@@ -175,7 +148,7 @@ def build(trained: gr.State) -> list[gr.Dropdown]:
                 "One message goes to every pane; all panes are answered together by one batched generation.")
     state = gr.State(new_state())
     count = gr.Radio([2, 3, 4], value=DEFAULT_PANES, label="Panes", elem_id="chat-count")
-    targets, values, columns, chats, notes, regens, configs = [], [], [], [], [], [], []
+    targets, inputs, columns, chats, notes, regens, configs = [], [], [], [], [], [], []
     with gr.Row(equal_height=False):
         for i in range(MAX_PANES):
             with gr.Column(visible=i < DEFAULT_PANES, min_width=260) as column:
@@ -188,16 +161,16 @@ def build(trained: gr.State) -> list[gr.Dropdown]:
                         save = gr.Button("Save as persona's default", size="sm", scale=1, elem_id=f"chat-save-{i}")
                     with gr.Accordion("Generation settings", open=False):
                         d, h = GenerationConfig(), GenerationConfig.help()
-                        settings = [
-                            gr.Slider(0, 2, d.temperature, step=0.05, label="Temperature", info=h["temperature"]),
-                            gr.Slider(0.05, 1, d.top_p, step=0.05, label="Top-p", info=h["top_p"]),
-                            gr.Slider(0, 200, d.top_k, step=1, label="Top-k", info=h["top_k"]),
-                            gr.Slider(1, 2, d.repetition_penalty, step=0.01, label="Repetition penalty", info=h["repetition_penalty"]),
-                            gr.Slider(0, 8, d.no_repeat_ngram_size, step=1, label="No-repeat n-gram size", info=h["no_repeat_ngram_size"]),
-                            gr.Slider(1, 512, d.max_new_tokens, step=1, label="Max new tokens", info=h["max_new_tokens"]),
-                            gr.Number(-1, precision=0, minimum=-1, label="Seed", info="-1: a new seed for every reply; any other value repeats a sampled reply."),
-                            gr.Checkbox(d.greedy, label="Greedy", info=h["greedy"]),
-                        ]
+                        settings = {
+                            "temperature": gr.Slider(0, 2, d.temperature, step=0.05, label="Temperature", info=h["temperature"]),
+                            "top_p": gr.Slider(0.05, 1, d.top_p, step=0.05, label="Top-p", info=h["top_p"]),
+                            "top_k": gr.Slider(0, 200, d.top_k, step=1, label="Top-k", info=h["top_k"]),
+                            "repetition_penalty": gr.Slider(1, 2, d.repetition_penalty, step=0.01, label="Repetition penalty", info=h["repetition_penalty"]),
+                            "no_repeat_ngram_size": gr.Slider(0, 8, d.no_repeat_ngram_size, step=1, label="No-repeat n-gram size", info=h["no_repeat_ngram_size"]),
+                            "max_new_tokens": gr.Slider(1, 512, d.max_new_tokens, step=1, label="Max new tokens", info=h["max_new_tokens"]),
+                            "seed": gr.Number(-1, precision=0, minimum=-1, label="Seed", info="-1: a new seed for every reply; any other value repeats a sampled reply."),
+                            "greedy": gr.Checkbox(d.greedy, label="Greedy", info=h["greedy"]),
+                        }
                 chat = gr.Chatbot(label=f"Pane {i + 1}", height=360, buttons=["copy", "copy_all"], elem_id=f"chat-pane-{i}")
                 note = gr.Markdown("", elem_id=f"chat-note-{i}")
                 regen = gr.Button("Regenerate", size="sm", elem_id=f"chat-regen-{i}")
@@ -206,7 +179,7 @@ def build(trained: gr.State) -> list[gr.Dropdown]:
             preset.input(apply_preset, [preset, target], system, api_visibility="private")
             save.click(save_default, [target, system], None, api_visibility="private")
             targets.append(target)
-            values += [target, system, *settings]
+            inputs.append(PaneInputs(target, system, settings))
             columns.append(column)
             configs.append(config_box)
             chats.append(chat)
@@ -219,7 +192,8 @@ def build(trained: gr.State) -> list[gr.Dropdown]:
     with gr.Row():
         clear_button = gr.Button("Clear all", elem_id="chat-clear")
         refresh_button = gr.Button("Refresh personas")
-    sending = gr.on([send_button.click, message.submit], space.gpu(send), [message, count, state, *values],
+    values = [component for pane in inputs for component in pane.components()]
+    gr.on([send_button.click, message.submit], space.gpu(send), [message, count, state, *values],
                     [message, state, *chats, *notes], api_name="arena_send", concurrency_id="chat", concurrency_limit=CHAT_CONCURRENCY)
     for i, regen in enumerate(regens):
         regen.click(regenerate, [gr.State(i), count, state, *values], [state, *chats, *notes],
