@@ -8,19 +8,33 @@
 from __future__ import annotations
 
 import json
+import sys
 
 from studio.errors import StudioError
 from studio.persona.registry import PersonaRegistry, version_ref
+from studio.persona.summary import persona_row
 
 
-def persona_summary(p) -> dict:
-    """One persona's row: what `list --json` and the Personas tab show."""
-    from studio.persona.summary import persona_row
-
-    return persona_row(p)
-
-
-_summary = persona_summary
+def cmd_list(args) -> int:
+    registry = PersonaRegistry()
+    personas = registry.list()
+    if args.json:
+        print(json.dumps([{"slug": p.slug, "name": p.name, "base_model": p.base_model.get("id"),
+                           "posts": p.data.get("kept"), "steps": p.metrics.get("steps"),
+                           "final_loss": p.metrics.get("final_loss"), "created_at": p.created_at, **persona_row(p)}
+                          for p in personas], ensure_ascii=False))
+        return 0
+    if not personas:
+        print(f"No personas in {registry.root}. Train one: python -m studio train --posts FILE --name NAME")
+    for p in personas:
+        row = persona_row(p)
+        print(f"{p.slug:24} {p.name:24} v{row['version']:<3} posts={p.data.get('kept', '?'):<6} steps={p.metrics.get('steps', '?'):<5} "
+              f"loss={p.metrics.get('final_loss', '?')}  val={row['validation_loss'] if row['validation_loss'] is not None else '-'}  "
+              f"adapter={row['adapter_mb']} MB  updated={p.updated_at[:10]}  base={p.base_model.get('id', '?')}"
+              + (f"  eval: {row['evaluation']}" if row["evaluation"] else ""))
+    for problem in registry.problems():
+        print(f"broken: {problem}", file=sys.stderr)
+    return 0
 
 
 def cmd_show(args) -> int:
@@ -28,7 +42,7 @@ def cmd_show(args) -> int:
 
     persona = PersonaRegistry().get(args.name)
     if args.json:
-        print(json.dumps({**persona.to_json(), "path": str(persona.path), **_summary(persona)}, ensure_ascii=False, indent=2))
+        print(json.dumps({**persona.to_json(), "path": str(persona.path), **persona_row(persona)}, ensure_ascii=False, indent=2))
     else:
         print(describe(persona))
     return 0
@@ -37,11 +51,11 @@ def cmd_show(args) -> int:
 def cmd_versions(args) -> int:
     versions = PersonaRegistry().versions(args.name)
     if args.json:
-        print(json.dumps([{"ref": version_ref(p.base_slug, p.version), "current": i == 0, **_summary(p)}
+        print(json.dumps([{"ref": version_ref(p.base_slug, p.version), "current": i == 0, **persona_row(p)}
                           for i, p in enumerate(versions)], ensure_ascii=False))
         return 0
     for i, p in enumerate(versions):
-        row = _summary(p)
+        row = persona_row(p)
         print(f"{version_ref(p.base_slug, p.version):<{len(p.base_slug) + 6}} {'current' if i == 0 else '       '} trained {p.created_at}  "
               f"steps={row['steps']}  loss={row['final_loss']}  val={row['validation_loss']}  posts={row['posts']}")
     return 0
@@ -123,9 +137,12 @@ def cmd_card(args) -> int:
     return 0
 
 
-
-def add_persona_commands(sub) -> None:
+def add_commands(sub) -> None:
     """The registry, sharing and Hub commands (the Personas tab does the same)."""
+    p = sub.add_parser("list", help="list the personas in the registry")
+    p.add_argument("--json", action="store_true", help="print one JSON array")
+    p.set_defaults(func=cmd_list)
+
     p = sub.add_parser("show", help="a persona's data report, settings, metrics and versions")
     p.add_argument("name", metavar="NAME|NAME@vN")
     p.add_argument("--json", action="store_true", help="print the manifest as JSON")

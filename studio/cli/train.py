@@ -1,0 +1,87 @@
+"""`train`: train a persona as a job in this process, with a tqdm bar; `--resume` continues a killed run."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from studio.cli.options import add_clean_arguments, add_config_arguments, clean_config, config_from_args
+from studio.errors import StudioError
+from studio.persona.registry import PersonaRegistry
+from studio.training.config import TrainConfig
+
+
+def cmd_train(args) -> int:
+    """Train in this process, as a job (checkpoints under $PERSONAS_DIR/.jobs): a killed run resumes with --resume."""
+    from tqdm import tqdm
+
+    from studio.training import jobs
+    from studio.clean import clean_posts
+    from studio.ingest import load_posts
+    from studio.models import resolve_base
+
+    if args.resume:
+        job = jobs.get_job(args.resume)
+        if not job.resumable():
+            raise StudioError(f"{job.slug!r} cannot be resumed: it is {job.status()['status']} "
+                              "and resumes need a cancelled, failed or interrupted run with a checkpoint.")
+        name = job.request()["name"]
+    else:
+        if not args.posts or not args.name:
+            raise StudioError("train needs --posts FILE and --name NAME (or --resume NAME).")
+        name = args.name
+        PersonaRegistry().check_available(name, args.overwrite)  # a bad or taken name fails before anything loads
+        config, clean = config_from_args(TrainConfig, args), clean_config(args)
+        posts = load_posts(args.posts, text_column=args.text_column, include_private=args.include_private)
+        posts, report = clean_posts(posts, clean)
+        resolve_base(config.base_model)  # a missing model fails here, before anything is written
+        job = jobs.create_job(posts, name, config, clean, report, system_prompt=args.system, overwrite=args.overwrite)
+    bar = None  # opened when training starts, so load errors are not printed under an empty bar
+
+    def progress(event: dict):
+        nonlocal bar
+        if event["event"] == "warning":
+            tqdm.write(f"warning: {event['message']}", file=sys.stderr)
+        elif event["event"] == "start":
+            bar = tqdm(total=event["total"], desc=f"training {name}", unit="step")
+        elif event["event"] == "step" and bar is not None:
+            bar.total = event["total"]
+            bar.update(event["step"] - bar.n)
+            bar.set_postfix(loss=f"{event['loss']:.3f}")
+        elif event["event"] == "eval":
+            tqdm.write(f"step {event['step']}: validation loss {event['eval_loss']:.3f}", file=sys.stderr)
+        elif event["event"] == "probe":
+            tqdm.write(f"step {event['step']}: knowledge probe {event['accuracy']:.0%} of {event['questions']} questions", file=sys.stderr)
+        elif event["event"] == "evaluate" and event["stage"] == "done":
+            tqdm.write(f"evaluation: {event['summary']}", file=sys.stderr)
+        elif event["event"] == "evaluate" and event["done"] == 0:
+            tqdm.write("evaluating the persona (python -m studio eval NAME redoes it; --no-evaluate skips it)", file=sys.stderr)
+
+    try:
+        jobs.run_job(job, resume=bool(args.resume), echo=progress)
+    finally:
+        if bar is not None:
+            bar.close()
+    result = [e for e in job.events() if e["event"] == "done"][-1]
+    print(f"Saved persona {result['persona']!r} to {PersonaRegistry().root / result['persona']} "
+          f"({result['steps']} steps, {result['seconds']:.1f} s, final loss {result['final_loss']}).")
+    if args.json:
+        print(json.dumps({k: result[k] for k in ("persona", "steps", "seconds", "final_loss", "posts_used", "best_eval_loss")},
+                         ensure_ascii=False))
+    return 0
+
+
+def add_commands(sub) -> None:
+    """The `train` command."""
+    p = sub.add_parser("train", help="train a persona (LoRA adapter) from posts",
+                       description="Train a persona from posts and save it in the registry ($PERSONAS_DIR, default ./personas).")
+    p.add_argument("--posts", nargs="+", metavar="FILE", help="posts: any supported input or ingest output")
+    p.add_argument("--name", help="persona name (letters, digits, '-', '_')")
+    p.add_argument("--resume", metavar="NAME", help="resume the cancelled or killed run of persona NAME from its last checkpoint")
+    p.add_argument("--system", help="the persona's system prompt (default: 'You are NAME.')")
+    p.add_argument("--text-column", help="CSV column with the posts (detected when omitted)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing persona of that name once training succeeds")
+    p.add_argument("--json", action="store_true", help="end with one JSON line: persona, steps, seconds, final_loss, posts_used")
+    add_config_arguments(p, TrainConfig, "training", flags={"base_model": "--base", "learning_rate": "--lr"})
+    add_clean_arguments(p)
+    p.set_defaults(func=cmd_train)
