@@ -73,7 +73,7 @@ def _damaged(path: Path, exc: Exception | None = None) -> InputError:
 
 
 def _refused(path: Path, name: str, what: str, redo: str = REDO) -> InputError:
-    return InputError(f"{path.name}: the member {name!r} {what}, which a real export never has. Refusing it: {redo}")
+    return InputError(f"Refused {path.name}: its member {name!r} {what}; a real export has no such member. {redo}")
 
 
 def _check_name(path: Path, name: str, redo: str = REDO) -> None:
@@ -85,9 +85,13 @@ def _bomb(path: Path, name: str, why: str, redo: str = REDO) -> InputError:
     return _refused(path, name, f"{why} (a 'zip bomb'?)", redo)
 
 
+def _mb(size: int) -> str:
+    return f"{size // 2**20} MB" + (f" ({size} bytes)" if size < 2**20 else "")
+
+
 def _too_big(path: Path, name: str, size: int, limit: int, too_big: str = TOO_BIG) -> InputError:
-    return InputError(f"{path.name}: {name!r} says it unpacks to {size // 2**20} MB, more than the "
-                      f"{limit // 2**20} MB read from one archive. {too_big}")
+    return InputError(f"{path.name}: {name!r} says it unpacks to {_mb(size)}, more than the "
+                      f"{_mb(limit)} read from one archive. {too_big}")
 
 
 def _is_bomb(size: int, packed: int) -> bool:
@@ -126,8 +130,8 @@ class SafeZip:
         count = len(self._zip.infolist())
         if count > MAX_MEMBERS:
             self._zip.close()
-            raise InputError(f"{self.path.name} lists {count} entries, more than the {MAX_MEMBERS} an export holds "
-                             f"(a forged zip?). Refusing it: {redo}")
+            raise InputError(f"Refused {self.path.name}: it lists {count} entries, more than the {MAX_MEMBERS} "
+                             f"a real export holds (a forged zip?). {redo}")
 
     def __enter__(self) -> SafeZip:
         return self
@@ -147,7 +151,7 @@ class SafeZip:
             self._check_member(info)
             total += info.file_size
             if total > self.total:
-                raise InputError(f"{self.path.name} unpacks to more than {self.total // 2**20} MB "
+                raise InputError(f"{self.path.name} unpacks to more than {_mb(self.total)} "
                                  f"(counting up to {name!r}). {self.too_big}")
             infos.append(info)
         return infos
