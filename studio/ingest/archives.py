@@ -177,6 +177,8 @@ class SafeZip:
                 with self._zip.open(info) as stream:
                     out.append(_read_capped(stream, self.path, info.filename, info.file_size, info.compress_size,
                                             self.redo))
+        except RuntimeError as exc:  # zipfile's "encrypted, password required", should the flag check miss one
+            raise InputError(f"{self.path.name} is password-protected. Export it again without a password.") from exc
         except NotImplementedError as exc:
             raise InputError(f"{self.path.name} uses a compression method that cannot be read ({exc}). "
                              "Unpack it and zip it again with ordinary (deflate) compression.") from exc
