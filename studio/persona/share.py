@@ -1,9 +1,11 @@
 """Share a persona as one .zip (export/import) or as a Character Card V2 JSON.
 
-Import checks the whole archive before anything is written: only the files a persona has,
-weights as safetensors only (never a pickle), size limits and a compression-ratio check (zip
-bombs), no absolute paths, `..` or links, a known schema version, a LoRA adapter config and a base
-model that resolves here. Then the persona is written through `registry.create` (staged, atomic).
+Import checks the whole archive before anything is written: the archive limits of
+`studio.ingest.archives.SafeZip`, the one zip reader (no absolute paths, `..`, links or passwords,
+sizes within `STUDIO_MAX_IMPORT_MB`, a compression-ratio check against zip bombs, reads capped at
+the declared sizes), then only the files a persona has, weights as safetensors only (never a
+pickle), a known schema version, a LoRA adapter config and a base model that resolves here. Then
+the persona is written through `registry.create` (staged, atomic).
 """
 
 from __future__ import annotations
@@ -12,19 +14,20 @@ import json
 import os
 import random
 import re
-import stat
 import struct
 import zipfile
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from studio.errors import InputError, ModelError
 from studio.files import atomic_path, write_json
+from studio.ingest.archives import SafeZip
 from studio.persona.registry import MANIFEST, SCHEMA_VERSION, Persona, PersonaRegistry
 
 ALLOWED = re.compile(r"^(persona\.json|README\.md|adapter/adapter_config\.json|adapter/adapter_model\.safetensors"
                      r"|adapter/README\.md|data/(train|validation)\.jsonl)$")
 PICKLE = (".bin", ".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".npy")
-MAX_RATIO = 100  # uncompressed/compressed above this (on files over 1 MB) is a zip bomb
+REDO = "Export the persona again with `python -m studio export NAME` and import that .zip as it was written."
+TOO_BIG = "Set STUDIO_MAX_IMPORT_MB to allow larger personas."
 
 
 def max_import_bytes() -> int:
@@ -51,52 +54,37 @@ def export_zip(name: str, out: str | Path | None = None, include_data: bool = Tr
     return out
 
 
-def _check_members(archive: zipfile.ZipFile, limit: int) -> tuple[dict[str, zipfile.ZipInfo], str]:
-    """The archive's members by persona-relative name, or an InputError saying which file is wrong."""
-    infos = [i for i in archive.infolist() if not i.is_dir()]
-    if not infos:
-        raise InputError("The archive is empty: export a persona with `python -m studio export NAME`.")
-    names = [i.filename for i in infos]
-    for info in infos:
-        name = info.filename
-        if name.startswith(("/", "\\")) or "\\" in name or re.match(r"^[A-Za-z]:", name) or ".." in PurePosixPath(name).parts:
-            raise InputError(f"Refused: the archive entry {name!r} points outside the persona folder (path traversal).")
-        if stat.S_ISLNK(info.external_attr >> 16):
-            raise InputError(f"Refused: the archive entry {name!r} is a symbolic link.")
+def _check_members(names: list[str]) -> dict[str, str]:
+    """Archive names by persona-relative name, or an InputError saying which file is wrong."""
     prefix = ""
     if not any(n == MANIFEST for n in names):  # a zipped folder: one common top folder is fine
         tops = {n.split("/", 1)[0] for n in names}
         if len(tops) == 1 and all("/" in n for n in names):
             prefix = tops.pop() + "/"
-    members, total = {}, 0
-    for info in infos:
-        name = info.filename[len(prefix):]
+    members = {}
+    for archived in names:
+        name = archived[len(prefix):]
         if name.lower().endswith(PICKLE):
-            raise InputError(f"Refused: {info.filename} is a pickle file; Persona Studio only loads safetensors weights.")
+            raise InputError(f"Refused: {archived} is a pickle file; Persona Studio only loads safetensors weights.")
         if not ALLOWED.match(name):
-            raise InputError(f"Refused: unexpected file {info.filename!r} in the archive. A persona export holds only "
+            raise InputError(f"Refused: unexpected file {archived!r} in the archive. A persona export holds only "
                              "persona.json, README.md, adapter/ (adapter_config.json, adapter_model.safetensors) and data/ (train.jsonl, validation.jsonl).")
-        total += info.file_size
-        if total > limit:
-            raise InputError(f"Refused: the archive unpacks to more than {limit // 2**20} MB "
-                             "(set STUDIO_MAX_IMPORT_MB to allow larger personas).")
-        if info.file_size > 2**20 and info.file_size > MAX_RATIO * max(info.compress_size, 1):
-            raise InputError(f"Refused: {info.filename} expands {info.file_size // max(info.compress_size, 1)}-fold; "
-                             "this looks like a zip bomb.")
-        members[name] = info
+        members[name] = archived
     for required in (MANIFEST, "adapter/adapter_config.json", "adapter/adapter_model.safetensors"):
         if required not in members:
             raise InputError(f"The archive has no {required}: it is not a Persona Studio export.")
-    return members, prefix
+    return members
 
 
-def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
-    """Read at most the declared size (+1 to notice a lie): a forged size cannot make us unpack more."""
-    with archive.open(info) as f:
-        data = f.read(info.file_size + 1)
-    if len(data) > info.file_size:
-        raise InputError(f"Refused: {info.filename} is larger than the archive says (a forged zip).")
-    return data
+def _read_persona_zip(path: Path) -> dict[str, bytes]:
+    """Every member of the persona .zip by persona-relative name, after the archive limits and the persona's checks."""
+    with SafeZip(path, total=max_import_bytes(), redo=REDO, too_big=TOO_BIG) as archive:
+        names = archive.names()
+        if not names:
+            raise InputError("The archive is empty: export a persona with `python -m studio export NAME`.")
+        archive.check(names)  # names, links, passwords, sizes, ratio: before the persona's own checks
+        members = _check_members(names)
+        return dict(zip(members, archive.read(list(members.values()))))
 
 
 def check_safetensors(data: bytes, what: str) -> dict:
@@ -158,9 +146,7 @@ def import_zip(path: str | Path, name: str | None = None, base: str | None = Non
     path = Path(path)
     if not zipfile.is_zipfile(path):
         raise InputError(f"{path.name} is not a .zip file: export a persona with `python -m studio export NAME`.")
-    with zipfile.ZipFile(path) as archive:
-        members, _ = _check_members(archive, max_import_bytes())
-        contents = {name_: _read_member(archive, info) for name_, info in members.items()}
+    contents = _read_persona_zip(path)
     manifest = _json(contents[MANIFEST], MANIFEST)
     if not isinstance(manifest, dict) or not isinstance(manifest.get("name"), str):
         raise InputError("persona.json has no persona name: not a Persona Studio export.")
