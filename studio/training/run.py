@@ -1,5 +1,9 @@
 """Train a persona: LoRA on the base model (4-bit QLoRA on CUDA, fp32 LoRA on CPU), saved to the registry.
 
+`train_persona` runs the steps in order: the posts (`_posts_to_train`), the examples (`_examples`), the
+model with fresh adapters (`_load_lora_model`), the Trainer (`_trainer`, `_callbacks`) and its run
+(`_fit`), the figures (`_metrics`), the saved persona (`_save`), and the evaluation after training.
+
 Progress goes to a callback as events (dicts): `start`, `step` (loss, learning rate, tokens/s,
 ETA), `eval` (validation loss) and `warning`. With a checkpoint folder, checkpoints are written
 every `eval_steps` and a cancelled or killed run resumes from the last one.
@@ -10,6 +14,7 @@ from __future__ import annotations
 import logging
 import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -137,40 +142,87 @@ def train_persona(
 ) -> TrainResult:
     """Clean the posts (unless `report` says they already are), train a LoRA adapter on the train
     split, evaluate on the validation split, and save the persona atomically in the registry."""
-    import torch
-    from transformers import EarlyStoppingCallback, PrinterCallback
-
-    config = config or TrainConfig()
-    clean = clean or CleanConfig()
-    registry = registry or PersonaRegistry()
+    config, clean, registry = config or TrainConfig(), clean or CleanConfig(), registry or PersonaRegistry()
     emit = progress or (lambda event: None)
     slug = registry.check_available(name, overwrite)  # before any work: the name may have been taken meanwhile
+    posts, report = _posts_to_train(posts, clean, report, emit)
+    train_posts, validation_posts = split_posts(posts, clean)
+    report.split = {"train": len(train_posts), "validation": len(validation_posts), "how": clean.validation}
+    system_prompt = (system_prompt or "").strip() or default_system_prompt(name.strip())
+
+    ref, quantized = resolve_base(config.base_model), use_4bit(config.method)
+    tokenizer = load_tokenizer(ref)
+    if ensure_chat_template(tokenizer):
+        emit({"event": "warning", "message": "The base model has no chat template: a plain 'Role: text' template is used."})
+    examples, eval_examples = _examples(posts, train_posts, validation_posts, tokenizer, system_prompt, config)
+    evaluate = bool(eval_examples) and config.eval_steps > 0
+    model = _load_lora_model(ref, config, quantized)
+    started = time.perf_counter()
+    with _output_dir(checkpoint_dir) as output_dir:
+        trainer = _trainer(model, tokenizer, config, examples, eval_examples, output_dir, evaluate, quantized,
+                           _callbacks(tokenizer, config, evaluate, emit, started))
+        emit({"event": "start", "total": trainer.args.max_steps if trainer.args.max_steps > 0 else None,
+              "train_posts": len(train_posts), "validation_posts": len(validation_posts),
+              "method": _method(config, quantized), "device": _device()})
+        _fit(trainer, resume=bool(resume and checkpoint_dir and any(Path(checkpoint_dir).glob("checkpoint-*"))))
+    seconds = time.perf_counter() - started
+    metrics = _metrics(trainer.state, seconds, _method(config, quantized))
+    persona = Persona(name=name.strip(), slug=slug, base_model=ref.to_json(), system_prompt=system_prompt,
+                      data={**report.to_dict(), "examples_trained": len(examples)}, train=config.to_dict(), metrics=metrics)
+    _save(persona, registry, model, {"train": train_posts, "validation": validation_posts}, overwrite)
+    log.info("Trained %s: %d steps in %.1f s, loss %s", slug, trainer.state.global_step, seconds, metrics["final_loss"])
+    if config.evaluate:
+        persona = _evaluate_after_training(persona, registry, model, tokenizer, config, emit)
+    return TrainResult(persona=persona, steps=trainer.state.global_step, seconds=seconds,
+                       final_loss=metrics["final_loss"], posts_used=len(train_posts), model=model)
+
+
+def _posts_to_train(posts: list[Post], clean: CleanConfig, report: CleanReport | None,
+                    emit: Progress) -> tuple[list[Post], CleanReport]:
+    """The cleaned posts (cleaned here unless `report` says they already are), refused when too few."""
     if report is None:
         posts, report = clean_posts(posts, clean)
     if len(posts) < MIN_POSTS:
         raise InputError(f"Only {len(posts)} posts to train on; at least {MIN_POSTS} are needed (a few hundred for a good persona).")
     if len(posts) < FEW_POSTS:
-        emit({"event": "warning", "message": f"Only {len(posts)} posts: expect a weak persona that repeats them. A few hundred or more work better."})
-    train_posts, validation_posts = split_posts(posts, clean)
-    report.split = {"train": len(train_posts), "validation": len(validation_posts), "how": clean.validation}
-    system_prompt = (system_prompt or "").strip() or default_system_prompt(name.strip())
+        emit({"event": "warning", "message": f"Only {len(posts)} posts: expect a weak persona that repeats them. "
+                                             "A few hundred or more work better."})
+    return posts, report
 
-    ref = resolve_base(config.base_model)
-    quantized = use_4bit(config.method)
-    tokenizer = load_tokenizer(ref)
-    if ensure_chat_template(tokenizer):
-        emit({"event": "warning", "message": "The base model has no chat template: a plain 'Role: text' template is used."})
+
+def _examples(posts: list[Post], train_posts: list[Post], validation_posts: list[Post], tokenizer, system_prompt: str,
+              config: TrainConfig) -> tuple[list, list]:
+    """Training examples of the train split, and validation examples of (at most `eval_posts` of) the validation split."""
     parents = {post.id: post.text for post in posts if post.id}  # replies within the person's own threads
     examples = build_examples(train_posts, tokenizer, system_prompt, config.max_length, config.seed, parents)
     scored = validation_posts[:config.eval_posts] if config.eval_posts else validation_posts  # the split is already shuffled
     eval_examples = build_examples(scored, tokenizer, system_prompt, config.max_length, config.seed + 1, parents) if scored else []
-    evaluate = bool(eval_examples) and config.eval_steps > 0
+    return examples, eval_examples
+
+
+def _method(config: TrainConfig, quantized: bool) -> str:
+    return "qlora-nf4" if quantized else ("dora" if config.method == "dora" else "lora-fp32")
+
+
+def _device() -> str:
+    return "cuda" if cuda_available() else "cpu"
+
+
+def _load_lora_model(ref, config: TrainConfig, quantized: bool):
+    """The base model with fresh LoRA adapters, seeded with `config.seed`."""
+    import torch
+
     torch.manual_seed(config.seed)
     try:
-        model = _lora_model(load_model(ref, four_bit=quantized), config, quantized)
+        return _lora_model(load_model(ref, four_bit=quantized), config, quantized)
     except torch.OutOfMemoryError as exc:
         raise ModelError("Out of memory loading the base model: choose a smaller base model, or QLoRA on a GPU.") from exc
-    started = time.perf_counter()
+
+
+def _callbacks(tokenizer, config: TrainConfig, evaluate: bool, emit: Progress, started: float) -> list:
+    """Progress events, early stopping (with validation), and the quick knowledge probe (with probe_steps)."""
+    from transformers import EarlyStoppingCallback
+
     callbacks = [_events_callback(emit, config.max_steps, started)]
     if evaluate and config.patience:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=config.patience))
@@ -178,57 +230,69 @@ def train_persona(
         from studio.evaluation.probe import probe_callback
 
         callbacks.append(probe_callback(tokenizer, emit, config.probe_steps, config.probe_stop_drop))
+    return callbacks
+
+
+@contextmanager
+def _output_dir(checkpoint_dir: Path | None):
+    """Where the Trainer writes checkpoints: the job's folder, else a scratch folder removed afterwards."""
+    if checkpoint_dir:
+        yield Path(checkpoint_dir)
+        return
     with tempfile.TemporaryDirectory(prefix="studio-train-") as scratch:
-        output_dir = Path(checkpoint_dir) if checkpoint_dir else Path(scratch)
-        trainer = post_token_trainer(config.max_batch_tokens)(
-            model=model, args=_training_args(config, output_dir, evaluate, quantized), train_dataset=examples,
-            eval_dataset=eval_examples or None, callbacks=callbacks, optimizers=(_optimizer(model, config), None),
-            data_collator=lambda batch: pad_batch(batch, tokenizer.pad_token_id),
-        )
-        trainer.remove_callback(PrinterCallback)  # progress goes to `progress`, not print()
-        emit({"event": "start", "total": trainer.args.max_steps if trainer.args.max_steps > 0 else None,
-              "train_posts": len(train_posts), "validation_posts": len(validation_posts),
-              "method": "qlora-nf4" if quantized else ("dora" if config.method == "dora" else "lora-fp32"),
-              "device": "cuda" if cuda_available() else "cpu"})
-        resume_from = bool(resume and checkpoint_dir and list(Path(checkpoint_dir).glob("checkpoint-*")))
-        try:
-            trainer.train(resume_from_checkpoint=True if resume_from else None)
-        except torch.OutOfMemoryError as exc:
-            raise ModelError("Out of memory while training: lower batch_size or max_length, or use a smaller base model.") from exc
-    seconds = time.perf_counter() - started
-    history = trainer.state.log_history
+        yield Path(scratch)
+
+
+def _trainer(model, tokenizer, config: TrainConfig, examples: list, eval_examples: list, output_dir: Path,
+             evaluate: bool, quantized: bool, callbacks: list):
+    """The Trainer of post tokens (studio.training.step) on the examples, writing to `output_dir`."""
+    from transformers import PrinterCallback
+
+    trainer = post_token_trainer(config.max_batch_tokens)(
+        model=model, args=_training_args(config, output_dir, evaluate, quantized), train_dataset=examples,
+        eval_dataset=eval_examples or None, callbacks=callbacks, optimizers=(_optimizer(model, config), None),
+        data_collator=lambda batch: pad_batch(batch, tokenizer.pad_token_id),
+    )
+    trainer.remove_callback(PrinterCallback)  # progress goes to `progress`, not print()
+    return trainer
+
+
+def _fit(trainer, resume: bool) -> None:
+    """Train, from the newest checkpoint in the output folder when `resume`."""
+    import torch
+
+    try:
+        trainer.train(resume_from_checkpoint=True if resume else None)
+    except torch.OutOfMemoryError as exc:
+        raise ModelError("Out of memory while training: lower batch_size or max_length, or use a smaller base model.") from exc
+
+
+def _metrics(state, seconds: float, method: str) -> dict:
+    """The persona's training figures from the Trainer's log; a NaN loss is refused."""
+    history = state.log_history
     losses = [entry["loss"] for entry in history if "loss" in entry]
     evals = [(entry["step"], entry["eval_loss"]) for entry in history if "eval_loss" in entry]
     final_loss = round(sum(losses[-5:]) / len(losses[-5:]), 4) if losses else None
     if final_loss is not None and final_loss != final_loss:  # NaN
         raise InputError("Training diverged (loss is NaN). Lower the learning rate and train again.")
     best = min(evals, key=lambda e: e[1]) if evals else None
+    return {
+        "final_loss": final_loss, "loss_history": [round(x, 4) for x in losses],
+        "eval_history": [[step, round(loss, 4)] for step, loss in evals],
+        "best_eval_loss": round(best[1], 4) if best else None, "best_step": best[0] if best else None,
+        "stopped_early": bool(evals) and state.global_step < state.max_steps,
+        "steps": state.global_step, "seconds": round(seconds, 2), "method": method, "device": _device(),
+    }
 
-    persona = Persona(
-        name=name.strip(), slug=slug, base_model=ref.to_json(), system_prompt=system_prompt,
-        data={**report.to_dict(), "examples_trained": len(examples)},
-        train=config.to_dict(),
-        metrics={
-            "final_loss": final_loss, "loss_history": [round(x, 4) for x in losses],
-            "eval_history": [[step, round(loss, 4)] for step, loss in evals],
-            "best_eval_loss": round(best[1], 4) if best else None, "best_step": best[0] if best else None,
-            "stopped_early": bool(evals) and trainer.state.global_step < trainer.state.max_steps,
-            "steps": trainer.state.global_step, "seconds": round(seconds, 2),
-            "method": "qlora-nf4" if quantized else ("dora" if config.method == "dora" else "lora-fp32"),
-            "device": "cuda" if cuda_available() else "cpu",
-        },
-    )
+
+def _save(persona: Persona, registry: PersonaRegistry, model, splits: dict[str, list[Post]], overwrite: bool) -> None:
+    """The adapter, the posts of each split and the manifest, in one atomic step; then the model card."""
     with registry.create(persona, overwrite=overwrite) as staging:
         model.save_pretrained(staging / "adapter", safe_serialization=True)
         (staging / "data").mkdir()
-        for split, rows in (("train", train_posts), ("validation", validation_posts)):
+        for split, rows in splits.items():
             write_jsonl(staging / "data" / f"{split}.jsonl", (post.to_dict() for post in rows))
-    write_card(persona, registry)  # README.md: the model card (studio/card.py)
-    log.info("Trained %s: %d steps in %.1f s, loss %s", slug, trainer.state.global_step, seconds, final_loss)
-    if config.evaluate:
-        persona = _evaluate_after_training(persona, registry, model, tokenizer, config, emit)
-    return TrainResult(persona=persona, steps=trainer.state.global_step, seconds=seconds,
-                       final_loss=final_loss, posts_used=len(train_posts), model=model)
+    write_card(persona, registry)  # README.md: the model card (studio/persona/card.py)
 
 
 def _evaluate_after_training(persona: Persona, registry: PersonaRegistry, model, tokenizer, config: TrainConfig,
