@@ -95,31 +95,15 @@ def evaluate_persona(name: str, config: EvalConfig | None = None, registry: Pers
     def stage_end(name_: str):
         timings[name_] = round(time.perf_counter() - timings[name_], 2)
 
-    max_length = int(persona.train.get("max_length") or 256)
-    held_out = validation_posts or train_posts
     reference = ("held-out validation posts" if len(validation_posts) >= 2 else
                  "training posts (too few held-out posts: style figures are optimistic)")
     result: dict = {"version": 1, "created_at": utc_now(), "config": config.to_dict(), "reference": reference}
 
     load_started = time.perf_counter()
-    if model is None:  # the chat engine's model and adapter, shared with the chat panes; no chat batch runs meanwhile
-        from studio.chat.engine import get_engine
-
-        session = get_engine(persona.base_model.get("spec")).exclusive(persona)
-    else:
-        adapter = model.active_adapter if isinstance(model.active_adapter, str) else model.active_adapters[0]
-        session = contextlib.nullcontext((model, tokenizer, adapter))
-    with session as (model, tokenizer, adapter):
+    with _session(persona, model, tokenizer) as (model, tokenizer, adapter):
         timings["load"] = round(time.perf_counter() - load_started, 2)
         stage("loss")
-        if validation_posts:
-            scored = _sample(validation_posts, config.loss_posts, config.seed)
-            result["loss"] = {
-                side: held_out_loss(model, tokenizer, scored, persona.system_prompt, which, max_length, config.seed)
-                for side, which in (("base", BASE), ("persona", adapter))
-            }
-        else:
-            result["loss"] = None
+        result["loss"] = _held_out_losses(model, tokenizer, adapter, persona, validation_posts, config)
         stage_end("loss")
 
         stage("replies")
@@ -136,14 +120,8 @@ def evaluate_persona(name: str, config: EvalConfig | None = None, registry: Pers
         stage_end("probe")
 
     stage("style")
-    real = _sample(held_out, config.reference_posts, config.seed)
-    groups = {"base": base_replies, "persona": persona_replies, "real": real}
-    result["style"] = {
-        "similarity": style.similarity({"base": base_replies, "persona": persona_replies}, real),
-        "stats": {k: style.text_stats(v) for k, v in groups.items()},
-        "lengths": {k: style.length_histogram(v) for k, v in groups.items()},
-        "words": style.characteristic_words(groups),
-    }
+    real = _sample(validation_posts or train_posts, config.reference_posts, config.seed)
+    result["style"] = _style(base_replies, persona_replies, real)
     if result["style"]["similarity"] is None:
         result.setdefault("warnings", []).append(
             f"Style similarity skipped: the embedding model is not installed ({style.INSTALL_EMBEDDER})"
@@ -151,27 +129,74 @@ def evaluate_persona(name: str, config: EvalConfig | None = None, registry: Pers
     stage_end("style")
 
     stage("memorisation")
+    result["memorisation"], result["samples"] = _memorisation(train_posts, prompts, base_replies, persona_replies)
+    stage_end("memorisation")
+
+    _store(result, persona, registry, started, timings)
+    emit({"event": "evaluate", "stage": "done", "done": len(STAGES), "total": len(STAGES), "summary": result["summary"]})
+    log.info("Evaluated %s in %.1f s: %s", persona.slug, result["seconds"], result["summary"])
+    return result
+
+
+def _session(persona: Persona, model, tokenizer):
+    """(model, tokenizer, adapter) for the evaluation: the model given, with its active adapter, or else
+    the chat engine's model and adapter, shared with the chat panes (no chat batch runs meanwhile)."""
+    if model is None:
+        from studio.chat.engine import get_engine
+
+        return get_engine(persona.base_model.get("spec")).exclusive(persona)
+    adapter = model.active_adapter if isinstance(model.active_adapter, str) else model.active_adapters[0]
+    return contextlib.nullcontext((model, tokenizer, adapter))
+
+
+def _held_out_losses(model, tokenizer, adapter: str, persona: Persona, validation_posts: list[str],
+                     config: EvalConfig) -> dict | None:
+    """Loss and perplexity on (a sample of) the validation posts, base model against persona."""
+    if not validation_posts:
+        return None
+    max_length = int(persona.train.get("max_length") or 256)
+    scored = _sample(validation_posts, config.loss_posts, config.seed)
+    return {
+        side: held_out_loss(model, tokenizer, scored, persona.system_prompt, which, max_length, config.seed)
+        for side, which in (("base", BASE), ("persona", adapter))
+    }
+
+
+def _style(base_replies: list[str], persona_replies: list[str], real: list[str]) -> dict:
+    """Embedding similarity (None without the embedding model) and statistics of the replies and the real posts."""
+    groups = {"base": base_replies, "persona": persona_replies, "real": real}
+    return {
+        "similarity": style.similarity({"base": base_replies, "persona": persona_replies}, real),
+        "stats": {k: style.text_stats(v) for k, v in groups.items()},
+        "lengths": {k: style.length_histogram(v) for k, v in groups.items()},
+        "words": style.characteristic_words(groups),
+    }
+
+
+def _memorisation(train_posts: list[str], prompts: list[tuple[str, str]], base_replies: list[str],
+                  persona_replies: list[str]) -> tuple[dict, list[dict]]:
+    """The copy rates of both sides, and each prompt's sample: both replies, the persona's nearest training post."""
     detector = memorisation.CopyDetector(train_posts)
     persona_checks = [detector.check(r) for r in persona_replies]
     base_checks = [detector.check(r) for r in base_replies]
-    result["memorisation"] = {
+    figures = {
         "replies": len(persona_checks), "copied": sum(c["copied"] for c in persona_checks),
         "copy_rate": memorisation.copy_rate(persona_checks), "base_copy_rate": memorisation.copy_rate(base_checks),
         "training_posts": len(train_posts),
     }
-    result["samples"] = [
+    samples = [
         {"lang": lang, "prompt": text, "persona": p, "base": b, "copied": c["copied"], "reasons": c["reasons"],
          "nearest": c["nearest"], "longest_common": c["longest_common"], "jaccard": c["jaccard"]}
         for (lang, text), p, b, c in zip(prompts, persona_replies, base_replies, persona_checks)
     ]
-    stage_end("memorisation")
+    return figures, samples
 
+
+def _store(result: dict, persona: Persona, registry: PersonaRegistry, started: float, timings: dict[str, float]) -> None:
+    """Verdicts, summary line, time taken and markdown added to `result`, which goes into the persona's manifest."""
     result["verdicts"] = report.verdicts(result["style"]["similarity"], result["memorisation"]["copy_rate"], result["knowledge"])
     result["summary"] = report.summary_line(result)
     result["seconds"] = round(time.perf_counter() - started, 2)
     result["timings"] = timings
     result["markdown"] = report.markdown(result)
     registry.update(persona.slug, evaluation=result)
-    emit({"event": "evaluate", "stage": "done", "done": len(STAGES), "total": len(STAGES), "summary": result["summary"]})
-    log.info("Evaluated %s in %.1f s: %s", persona.slug, result["seconds"], result["summary"])
-    return result
