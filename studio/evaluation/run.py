@@ -21,11 +21,11 @@ import json
 import logging
 import random
 import time
-from typing import Callable
 
 from studio.evaluation.config import EvalConfig
 from studio.chat_format import chat_messages
 from studio.errors import PersonaError
+from studio.events import EVALUATE, STAGE_DONE, EvaluateEvent, Progress, ignore
 from studio.evaluation import memorisation, probe, report, style
 from studio.evaluation.generate import BASE, generate, held_out_loss
 from studio.files import utc_now
@@ -72,14 +72,14 @@ def _sample(texts: list[str], limit: int, seed: int) -> list[str]:
 
 
 def evaluate_persona(name: str, config: EvalConfig | None = None, registry: PersonaRegistry | None = None,
-                     progress: Callable[[dict], None] | None = None, model=None, tokenizer=None) -> dict:
+                     progress: Progress | None = None, model=None, tokenizer=None) -> dict:
     """Evaluate persona `name`, store the result in its manifest (`evaluation`) and return it.
 
-    `progress` gets {"event": "evaluate", "stage", "done", "total"} before each stage. Pass `model`
+    `progress` gets an evaluate event (studio.events) before each stage and when all are done. Pass `model`
     (a PeftModel with the persona's adapter active) and `tokenizer` to reuse a model already loaded."""
     config = config or EvalConfig()
     registry = registry or PersonaRegistry()
-    emit = progress or (lambda event: None)
+    emit = progress or ignore
     persona = registry.get(name)
     train_posts, validation_posts = _read_posts(persona, "train"), _read_posts(persona, "validation")
     if not train_posts:
@@ -89,7 +89,7 @@ def evaluate_persona(name: str, config: EvalConfig | None = None, registry: Pers
     timings: dict[str, float] = {}
 
     def stage(name_: str):
-        emit({"event": "evaluate", "stage": name_, "done": STAGES.index(name_), "total": len(STAGES)})
+        emit(EvaluateEvent(event=EVALUATE, stage=name_, done=STAGES.index(name_), total=len(STAGES)))
         timings[name_] = time.perf_counter()
 
     def stage_end(name_: str):
@@ -133,7 +133,7 @@ def evaluate_persona(name: str, config: EvalConfig | None = None, registry: Pers
     stage_end("memorisation")
 
     _store(result, persona, registry, started, timings)
-    emit({"event": "evaluate", "stage": "done", "done": len(STAGES), "total": len(STAGES), "summary": result["summary"]})
+    emit(EvaluateEvent(event=EVALUATE, stage=STAGE_DONE, done=len(STAGES), total=len(STAGES), summary=result["summary"]))
     log.info("Evaluated %s in %.1f s: %s", persona.slug, result["seconds"], result["summary"])
     return result
 

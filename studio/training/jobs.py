@@ -5,7 +5,7 @@ from the last checkpoint. One run trains at a time; later ones wait in the queue
       request.json     name, settings, system prompt, cleaning report
       posts.jsonl      the cleaned posts chosen for training
       status.json      queued | running | done | failed | cancelled, pid, message
-      progress.jsonl   one event per line: start, step, eval, warning, done, error
+      progress.jsonl   one event per line, with its time (studio.events: queued, start, step, eval, ..., done)
       log.txt          the run's stderr
       checkpoints/     Trainer checkpoints (a killed run resumes from the newest)
 
@@ -30,6 +30,7 @@ from studio.clean import CleanConfig, CleanReport
 from studio.training.config import TrainConfig
 from studio.config import personas_dir
 from studio.errors import PersonaError
+from studio.events import CANCELLED, DONE, ERROR, QUEUED, CancelledEvent, DoneEvent, ErrorEvent, Event, QueuedEvent
 from studio.files import append_jsonl, read_jsonl, write_json, write_jsonl
 from studio.ingest import Post
 from studio.persona.registry import PersonaRegistry, slugify
@@ -81,10 +82,10 @@ class Job:
         write_json(self.dir / "status.json", {**self.status(), "status": status, **extra, "time": time.time()})
 
     def events(self) -> list[dict]:
-        """Progress events so far (a half-written last line is skipped)."""
+        """Progress events so far (a half-written last line is skipped), shaped as studio.events declares."""
         return read_jsonl(self.dir / "progress.jsonl")
 
-    def emit(self, event: dict) -> None:
+    def emit(self, event: Event) -> None:
         append_jsonl(self.dir / "progress.jsonl", {**event, "time": round(time.time(), 2)})
 
     def resumable(self) -> bool:
@@ -142,7 +143,7 @@ def cancel(job: Job) -> None:
     except ProcessLookupError:
         pass
     job.set_status("cancelled", message="cancelled by the user")
-    job.emit({"event": "cancelled"})
+    job.emit(CancelledEvent(event=CANCELLED))
 
 
 def run_job(job: Job, resume: bool = False, echo=None) -> None:
@@ -153,11 +154,11 @@ def run_job(job: Job, resume: bool = False, echo=None) -> None:
     request = job.request()
     lock = FileLock(str(jobs_dir() / ".train.lock"))
     job.set_status("queued", pid=os.getpid())
-    job.emit({"event": "queued"})
+    job.emit(QueuedEvent(event=QUEUED))
     with lock:
         job.set_status("running", pid=os.getpid())
 
-        def emit(event: dict) -> None:
+        def emit(event: Event) -> None:
             job.emit(event)
             if echo:
                 echo(event)
@@ -170,15 +171,15 @@ def run_job(job: Job, resume: bool = False, echo=None) -> None:
                 report=CleanReport.from_dict(request["report"]), checkpoint_dir=job.dir / "checkpoints", resume=resume,
             )
         except StudioError as exc:
-            job.emit({"event": "error", "message": str(exc)})
+            job.emit(ErrorEvent(event=ERROR, message=str(exc)))
             job.set_status("failed", message=str(exc))
             raise
         except BaseException as exc:
-            job.emit({"event": "error", "message": f"unexpected error: {exc!r}; see {job.dir / 'log.txt'}"})
+            job.emit(ErrorEvent(event=ERROR, message=f"unexpected error: {exc!r}; see {job.dir / 'log.txt'}"))
             job.set_status("failed", message=repr(exc))
             raise
         shutil.rmtree(job.dir / "checkpoints", ignore_errors=True)  # the persona is complete; checkpoints are spent
-        job.emit({"event": "done", **result.to_json()})
+        job.emit(DoneEvent(event=DONE, **result.to_json()))
         job.set_status("done", message=f"saved persona {result.persona.slug}")
 
 

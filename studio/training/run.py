@@ -4,9 +4,10 @@
 model with fresh adapters (`_load_lora_model`), the Trainer (`_trainer`, `_callbacks`) and its run
 (`_fit`), the figures (`_metrics`), the saved persona (`_save`), and the evaluation after training.
 
-Progress goes to a callback as events (dicts): `start`, `step` (loss, learning rate, tokens/s,
-ETA), `eval` (validation loss) and `warning`. With a checkpoint folder, checkpoints are written
-every `eval_steps` and a cancelled or killed run resumes from the last one.
+Progress goes to a callback as events (studio.events): `start`, `step` (loss, learning rate, tokens/s,
+ETA), `eval` (validation loss), `warning`, and `probe` and `evaluate` from studio.evaluation. With a
+checkpoint folder, checkpoints are written every `eval_steps` and a cancelled or killed run resumes
+from the last one.
 """
 
 from __future__ import annotations
@@ -17,13 +18,14 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from studio.persona.card import write_card
 from studio.clean import CleanConfig, CleanReport, clean_posts, split_posts
 from studio.training.config import TrainConfig
 from studio.chat_format import build_examples, default_system_prompt, ensure_chat_template, pad_batch
 from studio.errors import InputError, ModelError
+from studio.events import EVAL, START, STEP, WARNING, EvalEvent, Progress, StartEvent, StepEvent, WarningEvent, ignore
 from studio.files import write_jsonl
 from studio.ingest import Post
 from studio.models import cuda_available, load_model, load_tokenizer, resolve_base, use_4bit
@@ -32,7 +34,6 @@ from studio.training.step import post_token_trainer
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[dict], None]
 MIN_POSTS = 5
 FEW_POSTS = 200
 GAP_WARNING = 0.5  # validation loss this far above the training loss: the persona is learning posts by heart
@@ -48,6 +49,7 @@ class TrainResult:
     model: Any = field(default=None, repr=False)  # the trained PeftModel, for callers that go on using it
 
     def to_json(self) -> dict:
+        """The figures of a job's done event (studio.events.DoneEvent)."""
         return {"persona": self.persona.slug, "steps": self.steps, "seconds": round(self.seconds, 2),
                 "final_loss": self.final_loss, "posts_used": self.posts_used,
                 "best_eval_loss": self.persona.metrics.get("best_eval_loss")}
@@ -65,16 +67,16 @@ def _events_callback(emit: Progress, total: int, started: float):
             if "loss" in logs:
                 self.last_loss = float(logs["loss"])
                 done = max(state.global_step, 1)
-                emit({"event": "step", "step": state.global_step, "total": state.max_steps or total, "loss": self.last_loss,
-                      "lr": logs.get("learning_rate"), "epoch": round(state.epoch or 0, 3),
-                      "tokens_per_s": round(state.num_input_tokens_seen / elapsed, 1) if elapsed else None,
-                      "elapsed_s": round(elapsed, 1), "eta_s": round(elapsed / done * ((state.max_steps or total) - done), 1)})
+                emit(StepEvent(event=STEP, step=state.global_step, total=state.max_steps or total, loss=self.last_loss,
+                               lr=logs.get("learning_rate"), epoch=round(state.epoch or 0, 3),
+                               tokens_per_s=round(state.num_input_tokens_seen / elapsed, 1) if elapsed else None,
+                               elapsed_s=round(elapsed, 1), eta_s=round(elapsed / done * ((state.max_steps or total) - done), 1)))
             if "eval_loss" in logs:
                 eval_loss = float(logs["eval_loss"])
-                emit({"event": "eval", "step": state.global_step, "eval_loss": eval_loss})
+                emit(EvalEvent(event=EVAL, step=state.global_step, eval_loss=eval_loss))
                 if self.last_loss is not None and eval_loss - self.last_loss > GAP_WARNING:
-                    emit({"event": "warning", "message": f"Validation loss ({eval_loss:.2f}) is well above the training loss "
-                          f"({self.last_loss:.2f}): the persona is starting to learn posts by heart. Fewer steps or more posts help."})
+                    emit(WarningEvent(event=WARNING, message=f"Validation loss ({eval_loss:.2f}) is well above the training loss "
+                         f"({self.last_loss:.2f}): the persona is starting to learn posts by heart. Fewer steps or more posts help."))
 
     return Events()
 
@@ -143,7 +145,7 @@ def train_persona(
     """Clean the posts (unless `report` says they already are), train a LoRA adapter on the train
     split, evaluate on the validation split, and save the persona atomically in the registry."""
     config, clean, registry = config or TrainConfig(), clean or CleanConfig(), registry or PersonaRegistry()
-    emit = progress or (lambda event: None)
+    emit = progress or ignore
     slug = registry.check_available(name, overwrite)  # before any work: the name may have been taken meanwhile
     posts, report = _posts_to_train(posts, clean, report, emit)
     train_posts, validation_posts = split_posts(posts, clean)
@@ -153,7 +155,7 @@ def train_persona(
     ref, quantized = resolve_base(config.base_model), use_4bit(config.method)
     tokenizer = load_tokenizer(ref)
     if ensure_chat_template(tokenizer):
-        emit({"event": "warning", "message": "The base model has no chat template: a plain 'Role: text' template is used."})
+        emit(WarningEvent(event=WARNING, message="The base model has no chat template: a plain 'Role: text' template is used."))
     examples, eval_examples = _examples(posts, train_posts, validation_posts, tokenizer, system_prompt, config)
     evaluate = bool(eval_examples) and config.eval_steps > 0
     model = _load_lora_model(ref, config, quantized)
@@ -161,9 +163,9 @@ def train_persona(
     with _output_dir(checkpoint_dir) as output_dir:
         trainer = _trainer(model, tokenizer, config, examples, eval_examples, output_dir, evaluate, quantized,
                            _callbacks(tokenizer, config, evaluate, emit, started))
-        emit({"event": "start", "total": trainer.args.max_steps if trainer.args.max_steps > 0 else None,
-              "train_posts": len(train_posts), "validation_posts": len(validation_posts),
-              "method": _method(config, quantized), "device": _device()})
+        emit(StartEvent(event=START, total=trainer.args.max_steps if trainer.args.max_steps > 0 else None,
+                        train_posts=len(train_posts), validation_posts=len(validation_posts),
+                        method=_method(config, quantized), device=_device()))
         _fit(trainer, resume=bool(resume and checkpoint_dir and any(Path(checkpoint_dir).glob("checkpoint-*"))))
     seconds = time.perf_counter() - started
     metrics = _metrics(trainer.state, seconds, _method(config, quantized))
@@ -185,8 +187,8 @@ def _posts_to_train(posts: list[Post], clean: CleanConfig, report: CleanReport |
     if len(posts) < MIN_POSTS:
         raise InputError(f"Only {len(posts)} posts to train on; at least {MIN_POSTS} are needed (a few hundred for a good persona).")
     if len(posts) < FEW_POSTS:
-        emit({"event": "warning", "message": f"Only {len(posts)} posts: expect a weak persona that repeats them. "
-                                             "A few hundred or more work better."})
+        emit(WarningEvent(event=WARNING, message=f"Only {len(posts)} posts: expect a weak persona that repeats them. "
+                                                 "A few hundred or more work better."))
     return posts, report
 
 
@@ -226,7 +228,7 @@ def _callbacks(tokenizer, config: TrainConfig, evaluate: bool, emit: Progress, s
     callbacks = [_events_callback(emit, config.max_steps, started)]
     if evaluate and config.patience:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=config.patience))
-    if config.probe_steps:  # general knowledge watched during training: {"event": "probe", "step", "accuracy"}
+    if config.probe_steps:  # general knowledge watched during training: probe events
         from studio.evaluation.probe import probe_callback
 
         callbacks.append(probe_callback(tokenizer, emit, config.probe_steps, config.probe_stop_drop))
@@ -307,8 +309,8 @@ def _evaluate_after_training(persona: Persona, registry: PersonaRegistry, model,
         evaluate_persona(persona.slug, EvalConfig(seed=config.seed), registry, progress=emit, model=model, tokenizer=tokenizer)
         return registry.get(persona.slug)
     except StudioError as exc:
-        emit({"event": "warning", "message": f"Evaluation failed: {exc}"})
+        emit(WarningEvent(event=WARNING, message=f"Evaluation failed: {exc}"))
     except Exception as exc:  # the saved persona stays; the traceback goes to the log
         log.exception("evaluation of %s failed", persona.slug)
-        emit({"event": "warning", "message": f"Evaluation failed ({exc!r}); run: python -m studio eval {persona.slug}"})
+        emit(WarningEvent(event=WARNING, message=f"Evaluation failed ({exc!r}); run: python -m studio eval {persona.slug}"))
     return persona
