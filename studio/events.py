@@ -4,24 +4,25 @@ A run reports to a callback (`Progress`); a job (studio.training.jobs) also appe
 `progress.jsonl`, with a `time` added. Every event has `event`, its kind; the rest depends on the kind:
 
     kind       written by                                   read by
-    start      training.run (the Trainer is built)          cli (opens the bar), tests
-    step       training.run (each optimizer step)           cli (the bar), ui.train_tab (line, plot, list)
-    eval       training.run (each validation loss)          cli, ui.train_tab (line, plot)
-    probe      evaluation.probe (quick knowledge probe)     cli, ui.train_tab (plot)
-    warning    training.run, evaluation.probe               cli, ui.train_tab
-    evaluate   evaluation.run (before each stage; "done")   cli, ui.train_tab, ui.evaluation_view
+    start      training.run (the Trainer is built)          cli.train (opens the bar), tests
+    step       training.run (each optimizer step)           cli.train (the bar), ui.train_tab (line, plot, list)
+    eval       training.run (each validation loss)          cli.train, ui.train_tab (line, plot)
+    probe      evaluation.probe (quick knowledge probe)     cli.train, ui.train_tab (plot)
+    warning    training.run, evaluation.probe               cli.train, ui.train_tab
+    evaluate   evaluation.run (before each stage; "done")   cli.train, cli.evaluate, ui.train_tab, ui.evaluation_view
     queued     training.jobs (waiting for the lock)         tests (status.json says it for the UI)
     cancelled  training.jobs.cancel                         tests (status.json says it for the UI)
     error      training.jobs (the run failed)               tests (status.json carries the message)
-    done       training.jobs (the persona is saved)         cli (the closing line, --json), ui.train_tab
+    done       training.jobs (the persona is saved)         cli.train (the closing line, --json), ui.train_tab
 
-Writers build events with these types (`StepEvent(event=STEP, ...)`), readers compare `event["event"]`
-with the kind constants. The keys and values are those of the first progress files: old files still read.
+Writers build events with these types (`StepEvent(event=STEP, ...)`); readers pick events with
+`of_kind(events, STEP)` or compare `event["event"]` with the kind constants. The keys and values are
+those of the first progress files: old files still read.
 """
 
 from __future__ import annotations
 
-from typing import Callable, Literal, TypedDict, Union
+from typing import Callable, Iterable, Literal, TypedDict, Union
 
 START, STEP, EVAL, PROBE, WARNING, EVALUATE = "start", "step", "eval", "probe", "warning", "evaluate"
 QUEUED, CANCELLED, ERROR, DONE = "queued", "cancelled", "error", "done"
@@ -116,3 +117,8 @@ Progress = Callable[[Event], None]  # where a run reports its events
 
 def ignore(event: Event) -> None:
     """The progress callback of a run nobody watches."""
+
+
+def of_kind(events: Iterable[dict], kind: str) -> list[dict]:
+    """The events of one kind, in the order they came (a reader's usual first step)."""
+    return [event for event in events if event["event"] == kind]

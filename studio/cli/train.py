@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 
+from studio import events
 from studio.cli.options import add_clean_arguments, add_config_arguments, clean_config, config_from_args
 from studio.errors import StudioError
 from studio.persona.registry import PersonaRegistry
@@ -38,23 +39,24 @@ def cmd_train(args) -> int:
         job = jobs.create_job(posts, name, config, clean, report, system_prompt=args.system, overwrite=args.overwrite)
     bar = None  # opened when training starts, so load errors are not printed under an empty bar
 
-    def progress(event: dict):
+    def progress(event: dict):  # one of studio.events
         nonlocal bar
-        if event["event"] == "warning":
+        kind = event["event"]
+        if kind == events.WARNING:
             tqdm.write(f"warning: {event['message']}", file=sys.stderr)
-        elif event["event"] == "start":
+        elif kind == events.START:
             bar = tqdm(total=event["total"], desc=f"training {name}", unit="step")
-        elif event["event"] == "step" and bar is not None:
+        elif kind == events.STEP and bar is not None:
             bar.total = event["total"]
             bar.update(event["step"] - bar.n)
             bar.set_postfix(loss=f"{event['loss']:.3f}")
-        elif event["event"] == "eval":
+        elif kind == events.EVAL:
             tqdm.write(f"step {event['step']}: validation loss {event['eval_loss']:.3f}", file=sys.stderr)
-        elif event["event"] == "probe":
+        elif kind == events.PROBE:
             tqdm.write(f"step {event['step']}: knowledge probe {event['accuracy']:.0%} of {event['questions']} questions", file=sys.stderr)
-        elif event["event"] == "evaluate" and event["stage"] == "done":
+        elif kind == events.EVALUATE and event["stage"] == events.STAGE_DONE:
             tqdm.write(f"evaluation: {event['summary']}", file=sys.stderr)
-        elif event["event"] == "evaluate" and event["done"] == 0:
+        elif kind == events.EVALUATE and event["done"] == 0:
             tqdm.write("evaluating the persona (python -m studio eval NAME redoes it; --no-evaluate skips it)", file=sys.stderr)
 
     try:
@@ -62,7 +64,7 @@ def cmd_train(args) -> int:
     finally:
         if bar is not None:
             bar.close()
-    result = [e for e in job.events() if e["event"] == "done"][-1]
+    result = events.of_kind(job.events(), events.DONE)[-1]
     print(f"Saved persona {result['persona']!r} to {PersonaRegistry().root / result['persona']} "
           f"({result['steps']} steps, {result['seconds']:.1f} s, final loss {result['final_loss']}).")
     if args.json:

@@ -14,6 +14,7 @@ from studio import space
 from studio.training.config import TrainConfig
 from studio.config import default_base
 from studio.errors import InputError, PersonaError
+from studio.events import DONE, EVAL, EVALUATE, PROBE, STAGE_DONE, STEP, WARNING, of_kind
 from studio.models import cuda_available
 from studio.ui.common import user_errors
 from studio.ui.data_tab import selected
@@ -77,9 +78,8 @@ def render(slug: str | None):
     if job is None:
         return "No training yet.", "", _curve([], []), None, None
     status, events = job.status(), job.events()
-    steps = [e for e in events if e["event"] == "step"]
-    evals = [e for e in events if e["event"] == "eval"]
-    warnings = [e["message"] for e in events if e["event"] == "warning"]
+    steps, evals = of_kind(events, STEP), of_kind(events, EVAL)
+    warnings = [e["message"] for e in of_kind(events, WARNING)]
     last = steps[-1] if steps else None
     state = status["status"]
     line = f"**{job.request()['name']}** (`{job.slug}`): {state}"
@@ -88,11 +88,11 @@ def render(slug: str | None):
                  f"ETA {last['eta_s']:.0f} s")
     if evals:
         line += f", validation loss {evals[-1]['eval_loss']:.3f}"
-    evaluating = [e for e in events if e["event"] == "evaluate"]  # the evaluation after training (studio.evaluation.run)
-    if state == "running" and evaluating and evaluating[-1]["stage"] != "done":
+    evaluating = of_kind(events, EVALUATE)  # the evaluation after training (studio.evaluation.run)
+    if state == "running" and evaluating and evaluating[-1]["stage"] != STAGE_DONE:
         line += f", evaluating the persona ({evaluating[-1]['stage']})"
     if state == "done":
-        done = [e for e in events if e["event"] == "done"][-1]
+        done = of_kind(events, DONE)[-1]
         line += f". Saved persona `{done['persona']}` in {done['seconds']:.0f} s: open the Chat tab."
         if evaluating and evaluating[-1].get("summary"):
             line += f"\n\nEvaluation: {evaluating[-1]['summary']}"
@@ -103,8 +103,8 @@ def render(slug: str | None):
     if warnings:
         line += "\n\n" + "\n".join(f"- ⚠ {w}" for w in warnings[-2:])
     bar = _progress_html(last["step"] if last else 0, last["total"] if last else None, state)
-    curve = _curve(steps, evals, [e for e in events if e["event"] == "probe"])
-    table = pd.DataFrame([[j.request()["name"], j.slug, j.status()["status"], max([e["step"] for e in j.events() if e["event"] == "step"], default=0)]
+    curve = _curve(steps, evals, of_kind(events, PROBE))
+    table = pd.DataFrame([[j.request()["name"], j.slug, j.status()["status"], max([e["step"] for e in of_kind(j.events(), STEP)], default=0)]
                           for j in reversed(jobs.list_jobs())], columns=["name", "slug", "status", "step"])
     finished = job.slug + ":" + str(status.get("time")) if state == "done" else None
     return line, bar, curve, table, finished
