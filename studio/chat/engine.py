@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from studio.chat.config import GenerationConfig
 from studio.config import default_base
-from studio.chat.sampling import RowLimits, RowSampler, RowStreamer
+from studio.chat.generate import BASE_ADAPTER, Prompt, end_ids, generate_rows, pad_id
 from studio.chat_format import chat_messages, ensure_chat_template
 from studio.errors import PersonaError
 from studio.models import load_model, load_tokenizer, resolve_base
@@ -28,7 +28,6 @@ from studio.chat.threads import run_apart
 BASE = "base"
 BASE_LABEL = "Base model"
 DEFAULT_BASE_PROMPT = "You are a helpful assistant. Answer briefly."
-BASE_ADAPTER = "__base__"  # PEFT's name for "no adapter" in a mixed batch
 
 
 def new_seed() -> int:
@@ -109,9 +108,7 @@ class ChatEngine:
         self._pending: queue.Queue = queue.Queue()  # calls waiting for the next batch (see stream_batch)
         self._worker: threading.Thread | None = None
         self._worker_guard = threading.Lock()
-        self.pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.tokenizer.eos_token_id
-        ends = self.model.generation_config.eos_token_id
-        self.end_ids = {self.tokenizer.eos_token_id, self.pad_id, *(ends if isinstance(ends, list) else [ends])} - {None}
+        self.pad_id, self.end_ids = pad_id(self.tokenizer), end_ids(self.model, self.tokenizer)
 
     def _check_base(self, persona: Persona) -> None:
         theirs = (persona.base_model.get("id"), persona.base_model.get("revision"))
@@ -165,7 +162,7 @@ class ChatEngine:
         """Answer every row with ONE batched `generate`; yield all rows' texts so far after each step.
 
         Rows are left-padded; each is routed to its adapter ("__base__": the bare model) and keeps its own
-        sampling settings, seed and token limit (see studio.chat.sampling). Calls that arrive while a batch runs
+        sampling settings, seed and token limit (see studio.chat.generate). Calls that arrive while a batch runs
         wait, then share the next batch (up to MAX_BATCH_ROWS rows): concurrent users cost one generate."""
         job = _Job(rows, queue.Queue(), [e for e in (stop, threading.Event()) if e])
         with self._worker_guard:
@@ -210,8 +207,6 @@ class ChatEngine:
 
     def _run(self, jobs: list[_Job]) -> None:
         import torch
-        from transformers import GenerationConfig as HFGenerationConfig
-        from transformers import LogitsProcessorList, StoppingCriteriaList
 
         with self._lock:  # the adapters in use cannot change while this batch runs
             ready, names = [], []
@@ -224,14 +219,6 @@ class ChatEngine:
             if not ready:
                 return
             rows = [r for job in ready for r in job.rows]
-            stops = [job.stops for job in ready for _ in job.rows]
-            prompts = [list(self.tokenizer.apply_chat_template(r.messages, add_generation_prompt=True, return_dict=True)["input_ids"])
-                       for r in rows]
-            width, pad = max(map(len, prompts)), self.pad_id
-            starts = [width - len(p) for p in prompts]
-            input_ids = torch.tensor([[pad] * s + p for s, p in zip(starts, prompts)], device=self.model.device)
-            mask = torch.tensor([[0] * s + [1] * len(p) for s, p in zip(starts, prompts)], device=self.model.device)
-            limits = [r.settings.max_new_tokens for r in rows]
             offsets = [0]
             for job in ready:
                 offsets.append(offsets[-1] + len(job.rows))
@@ -240,14 +227,10 @@ class ChatEngine:
                 for job, a, b in zip(ready, offsets, offsets[1:]):
                     job.out.put(texts[a:b])
 
-            streamer = RowStreamer(self.tokenizer, limits, self.end_ids, on_step=dispatch)
-            config = HFGenerationConfig(max_new_tokens=max(limits), do_sample=False, pad_token_id=pad,
-                                        eos_token_id=sorted(self.end_ids), bos_token_id=self.tokenizer.bos_token_id)
-            kwargs = dict(input_ids=input_ids, attention_mask=mask, generation_config=config, streamer=streamer,
-                          logits_processor=LogitsProcessorList([RowSampler([r.settings for r in rows], starts, [r.seed for r in rows])]),
-                          stopping_criteria=StoppingCriteriaList([RowLimits(width, limits, stops)]))
-            with self._route(names, kwargs), torch.inference_mode():
-                self.model.generate(**kwargs)
+            prompts = [Prompt(r.messages, r.settings, r.seed, name) for r, name in zip(rows, names)]
+            with torch.inference_mode():
+                generate_rows(self.model, self.tokenizer, prompts, route=self._route,
+                              stops=[job.stops for job in ready for _ in job.rows], on_step=dispatch)
 
     def _route(self, names: list[str], kwargs: dict):
         """Send each row to its adapter; called under the lock. Fused LoRA (default): stacked deltas per row.
