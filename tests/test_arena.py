@@ -10,6 +10,8 @@ from studio.chat.arena import Pane, arena_stream
 from studio.chat.engine import BASE, ChatEngine, Row
 from studio.chat.targets import chat_targets
 from studio.chat.config import GenerationConfig
+from studio.chat.generate import BASE_ADAPTER
+from studio.evaluation.generate import generate
 from studio.training.config import TrainConfig
 from studio.chat_format import chat_messages
 from studio.ingest import Post
@@ -93,6 +95,27 @@ def test_one_batch_equals_each_model_alone(arena, peft_engine, tiny_model_dir, m
     expected = [reference(tiny_model_dir, r.persona, r.messages, s, s.seed or 0) for r, s in zip(rows, settings)]
     assert batched == expected
     assert len(set(expected)) == 3, "base and the two personas answer differently, so routing is tested"
+
+
+def test_evaluation_replies_come_from_the_chat_decoder(arena, monkeypatch):
+    """The evaluation's `generate` and the chat engine run the one batched generation (studio.chat.generate):
+    the same greedy rows get the same replies from both, bare model and adapters alike. (With the evaluation's
+    own settings, no n-gram ban, the tiny random model only repeats a newline.)"""
+    from studio.chat import generate as batched
+
+    registry, engine = arena
+    settings = GenerationConfig(max_new_tokens=12, greedy=True)
+    rows = rows_for(registry, [settings] * 3)
+    chat = list(engine.stream_batch(rows))[-1]
+    with engine.exclusive(registry.get("beta")) as (_, _, beta):
+        pass
+    calls, generate_rows = [], batched.generate_rows
+    monkeypatch.setattr("studio.evaluation.generate.generate_rows", lambda *a, **k: calls.append(k) or generate_rows(*a, **k))
+    with engine.exclusive(registry.get("alpha")) as (model, tokenizer, alpha):
+        replies = generate(model, tokenizer, [r.messages for r in rows], [BASE_ADAPTER, alpha, beta], settings, batch_size=2)
+    assert calls and all(k["fast_draw"] for k in calls)
+    assert replies == [text.strip() for text in chat]
+    assert len(set(replies)) == 3, "base and the two personas answer differently, so routing is tested"
 
 
 def test_switching_personas_never_reloads_weights(arena):

@@ -14,8 +14,9 @@ import unicodedata
 from pathlib import Path
 
 from studio.chat_format import chat_messages
+from studio.chat.generate import BASE_ADAPTER
 from studio.events import PROBE, WARNING, ProbeEvent, Progress, WarningEvent
-from studio.evaluation.generate import BASE, generate
+from studio.evaluation.generate import eval_settings, generate
 
 PROBE_FILE = Path(__file__).with_name("probe.json")
 PROBE_SYSTEM = "You are a helpful assistant. Answer the question in a few words."
@@ -59,8 +60,8 @@ def run_probe(model, tokenizer, adapter: str | None, batch_size: int = 80) -> di
     both accuracies, and the questions the base model answered right and the persona lost."""
     asked = questions()
     chats = _chats(asked)
-    replies = generate(model, tokenizer, chats + chats, [BASE] * len(asked) + [adapter] * len(asked),
-                       max_new_tokens=PROBE_TOKENS, temperature=0.0, batch_size=batch_size)
+    replies = generate(model, tokenizer, chats + chats, [BASE_ADAPTER] * len(asked) + [adapter] * len(asked),
+                       eval_settings(PROBE_TOKENS), batch_size=batch_size)
     base_replies, persona_replies = replies[:len(asked)], replies[len(asked):]
     base_ok, persona_ok = score(base_replies, asked), score(persona_replies, asked)
     rows = [{"id": q["id"], "lang": q["lang"], "question": q["question"], "expected": q["answers"][0],
@@ -92,8 +93,8 @@ def summarise(rows: list[dict]) -> dict:
 def quick_accuracy(model, tokenizer) -> float:
     """Accuracy of the model as it is (its active adapter) on the quick subset; used during training."""
     asked = questions(quick=True)
-    replies = generate(model, tokenizer, _chats(asked), [None] * len(asked), max_new_tokens=PROBE_TOKENS,
-                       temperature=0.0, batch_size=len(asked))
+    replies = generate(model, tokenizer, _chats(asked), [None] * len(asked), eval_settings(PROBE_TOKENS),
+                       batch_size=len(asked))
     return round(sum(score(replies, asked)) / len(asked), 4)
 
 

@@ -27,7 +27,8 @@ from studio.chat_format import chat_messages
 from studio.errors import PersonaError
 from studio.events import EVALUATE, STAGE_DONE, EvaluateEvent, Progress, ignore
 from studio.evaluation import memorisation, probe, report, style
-from studio.evaluation.generate import BASE, generate, held_out_loss
+from studio.chat.generate import BASE_ADAPTER
+from studio.evaluation.generate import eval_settings, generate, held_out_loss
 from studio.files import utc_now
 from studio.persona.registry import Persona, PersonaRegistry
 
@@ -109,9 +110,8 @@ def evaluate_persona(name: str, config: EvalConfig | None = None, registry: Pers
         stage("replies")
         prompts = choose_prompts(config.prompts, config.seed)
         chats = [chat_messages(persona.system_prompt, text) for _, text in prompts]
-        replies = generate(model, tokenizer, chats + chats, [BASE] * len(chats) + [adapter] * len(chats),
-                           max_new_tokens=config.max_new_tokens, temperature=config.temperature, seed=config.seed,
-                           batch_size=config.batch_size * 2)
+        replies = generate(model, tokenizer, chats + chats, [BASE_ADAPTER] * len(chats) + [adapter] * len(chats),
+                           eval_settings(config.max_new_tokens, config.temperature), config.seed, config.batch_size * 2)
         base_replies, persona_replies = replies[:len(chats)], replies[len(chats):]
         stage_end("replies")
 
@@ -158,7 +158,7 @@ def _held_out_losses(model, tokenizer, adapter: str, persona: Persona, validatio
     scored = _sample(validation_posts, config.loss_posts, config.seed)
     return {
         side: held_out_loss(model, tokenizer, scored, persona.system_prompt, which, max_length, config.seed)
-        for side, which in (("base", BASE), ("persona", adapter))
+        for side, which in (("base", BASE_ADAPTER), ("persona", adapter))
     }
 
 
