@@ -94,10 +94,11 @@ MAX_PARENT_CHARS = 280
 
 
 def user_turn(post: Post, parents: dict[str, str], rng: random.Random) -> str:
-    """The text `post` replied to, if known; else a short prompt. The prompt is drawn either way,
-    so adding a parent does not change the prompts of the other examples."""
+    """The text `post` answered, if known (its `context`, else its parent among the person's own posts);
+    else a short prompt. The prompt is drawn either way, so adding a parent does not change the prompts
+    of the other examples."""
     prompt = rng.choice(USER_PROMPTS)
-    parent = parents.get(post.reply_to_id or "", "").strip()
+    parent = (post.context or parents.get(post.reply_to_id or "", "")).strip()
     return parent[:MAX_PARENT_CHARS] if parent else prompt
 
 

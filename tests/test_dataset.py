@@ -54,3 +54,13 @@ def test_a_reply_in_the_persons_own_thread_answers_its_parent(tiny_model_dir):
     assert "Which editor do you use?" in prompts[1]
     assert "Which editor" not in prompts[0] and "Which editor" not in prompts[2]  # no parent known: a fixed prompt
     assert any(p in prompts[2] for p in USER_PROMPTS)
+
+
+def test_a_chat_message_answers_the_message_it_replied_to(tiny_model_dir):
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    message = Post("明日なら行けるよ！", speaker="Koume", context="週末ひま？")
+    alone = Post("おはよう", speaker="Koume")
+    examples = build_examples([message, alone], tokenizer, "S", 128, seed=1)
+    prompts = [tokenizer.decode([t for t, l in zip(e["input_ids"], e["labels"]) if l == IGNORE_INDEX]) for e in examples]
+    assert "週末ひま？" in prompts[0] and "週末ひま？" not in prompts[1]
+    assert Post.from_dict(message.to_dict()) == message  # the new fields survive a job's posts.jsonl

@@ -28,6 +28,9 @@ class Post:
     reply_to_id: str | None = None  # the id of the post replied to: its text is the user turn when the export has it
     content_warning: str | None = None  # Mastodon's CW / summary, kept apart from the text
     visibility: str | None = None  # Mastodon: public, unlisted, private (followers only) or direct
+    speaker: str | None = None  # chat logs: who wrote it (the persona is built from the speakers the user picks)
+    context: str | None = None  # the text this post answered, when the export carries it (a chat log's previous
+    # message from someone else): the user turn of its training example
 
     def to_dict(self) -> dict:
         return {k: v for k, v in asdict(self).items() if v not in (None, "", False)}
