@@ -160,10 +160,11 @@ def test_speaker_choice_needed_and_checked(tmp_path):
 
 @pytest.mark.parametrize("name, content, message", [
     ("result.json", '{"name": "x", "type": "personal_chat", "messages": [{"id": 1, "text": "hi"', "cut short"),
-    ("result.json", '[{"text": "not telegram"}]', "named like a Telegram Desktop export"),
+    ("result.json", '[{"text": "not telegram"}]', "not a Telegram Desktop export"),
+    ("result.json", "1/2/24, 9:00 AM - A: hi\n", "named like a Telegram Desktop export"),
     ("result.json", '{"type": "personal_chat", "messages": [{"id": 1, "text": "hi"}]}', "no 'from'"),
     ("message_1.json", '{"participants": [], "messages": [{"text_x": 1}]}', "no 'sender_name'"),
-    ("posts_1.json", '{"posts": []}', "named like a Instagram posts export"),
+    ("posts_1.json", '{"posts": []}', "not an Instagram posts export"),
     ("discord.json", '{"guild": {}, "channel": {}, "messages": [{"content": "hi"}]}', "no 'author'"),
     ("chat.txt", "[LINE] Chat history with A\n\n2024/01/01(Mon)\n09:00\tA\t[Sticker]\n", "no text messages"),
     ("chat.txt", '[LINE] Chat history with A\n\n2024/01/01(Mon)\n09:00\tA\t"start of a long\nmessage', "cut short"),
@@ -210,3 +211,20 @@ def test_cli_list_speakers_pick_and_refuse(tmp_path):
     assert {p["speaker"] for p in written} == {"Bob", "Taro"}
     assert written[0] == {**written[0], "context": "Are you coming tonight?", "source": "whatsapp"}
     assert studio("train", "--posts", DATA / "discord.csv", "--list-speakers").stdout.splitlines() == ["kei\t2", "yui\t1"]
+
+
+def test_chat_log_to_training_examples_answer_the_other_speaker(tiny_model_dir):
+    """End to end: a LINE log, Taro picked, cleaned; each example's user turn is what Hanako said before."""
+    from transformers import AutoTokenizer
+
+    from studio.chat_format import IGNORE_INDEX, build_examples
+    from studio.clean import CleanConfig, clean_posts
+
+    kept, report = clean_posts(load_posts([DATA / "line-en.txt"], speakers=["Taro"]), CleanConfig(min_words=1))
+    assert [(p.text, p.context) for p in kept] == [
+        ('Happy new year\ntoo, see you "soon"', "Happy new year!"),
+        ("Going to the shrine", "What are you doing today?"), ("with my family", "What are you doing today?")]
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    examples = build_examples(kept, tokenizer, "You are Taro.", 128)
+    prompts = [tokenizer.decode([t for t, l in zip(e["input_ids"], e["labels"]) if l == IGNORE_INDEX]) for e in examples]
+    assert "Happy new year!" in prompts[0] and all("What are you doing today?" in p for p in prompts[1:])

@@ -35,7 +35,7 @@ def load_json(text: str, source_name: str, what: str):
 
 
 def not_the_export(source_name: str, what: str, missing: str) -> InputError:
-    return InputError(f"{source_name}: JSON, but not a {what} ({missing}). Upload the file the export wrote, unchanged, "
+    return InputError(f"{source_name}: JSON, but not {what} ({missing}). Upload the file the export wrote, unchanged, "
                       "or use a .jsonl file with a 'text' field per post.")
 
 
@@ -58,12 +58,12 @@ def parse_telegram(text: str, source_name: str) -> list[Post]:
     """Messages of a Telegram Desktop export (one chat or all chats), each conversation with its context."""
     chats = [c for c in _telegram_chats(load_json(text, source_name, "Telegram chat")) if isinstance(c.get("messages"), list)]
     if not chats:
-        raise not_the_export(source_name, "Telegram Desktop export", "no 'messages' list")
+        raise not_the_export(source_name, "a Telegram Desktop export", "no 'messages' list")
     posts: list[Post] = []
     for chat in chats:
         messages = [m for m in chat["messages"] if isinstance(m, dict)]
         if messages and not any("from" in m or "actor" in m for m in messages):
-            raise not_the_export(source_name, "Telegram Desktop export", "its messages have no 'from'")
+            raise not_the_export(source_name, "a Telegram Desktop export", "its messages have no 'from'")
         by_id = {str(m.get("id")): telegram_text(m.get("text")) for m in messages}
         chat_posts, answered = [], {}
         for m in messages:
@@ -84,10 +84,10 @@ def parse_discord(text: str, source_name: str) -> list[Post]:
     """Messages of a DiscordChatExporter JSON export (one channel)."""
     data = load_json(text, source_name, "Discord channel")
     if not isinstance(data, dict) or not isinstance(data.get("messages"), list):
-        raise not_the_export(source_name, "DiscordChatExporter export", "no 'messages' list")
+        raise not_the_export(source_name, "a DiscordChatExporter export", "no 'messages' list")
     messages = [m for m in data["messages"] if isinstance(m, dict)]
     if messages and not any(isinstance(m.get("author"), dict) for m in messages):
-        raise not_the_export(source_name, "DiscordChatExporter export", "its messages have no 'author'")
+        raise not_the_export(source_name, "a DiscordChatExporter export", "its messages have no 'author'")
     by_id = {str(m.get("id")): str(m.get("content") or "") for m in messages}
     posts, answered = [], {}
     for m in messages:

@@ -17,9 +17,9 @@ from studio.ingest import chat_json, chat_text, meta
 DISCORD_HEAD = re.compile(r'^\s*\{\s*"guild"\s*:.*"channel"\s*:', re.DOTALL)
 TELEGRAM_HEAD = re.compile(r'"(?:from_id|date_unixtime)"\s*:|"type"\s*:\s*"(?:personal_chat|private_group|private_supergroup|'
                            r'public_supergroup|public_channel|private_channel|saved_messages|bot_chat)"')
-NAMED = {"result.json": ("telegram", "Telegram Desktop export"),
-         "message_1.json": ("meta", "Messenger or Instagram conversation"),
-         "posts_1.json": ("instagram_posts", "Instagram posts export")}
+NAMED = {"result.json": ("telegram", "a Telegram Desktop export"),
+         "message_1.json": ("meta", "a Messenger or Instagram conversation"),
+         "posts_1.json": ("instagram_posts", "an Instagram posts export")}
 PARSERS = {"line": chat_text.parse_line, "whatsapp": chat_text.parse_whatsapp, "telegram": chat_json.parse_telegram,
            "discord": chat_json.parse_discord, "discord_csv": chat_json.parse_discord_csv,
            "meta": meta.parse_meta_messages, "instagram_posts": meta.parse_instagram_posts}
@@ -49,9 +49,11 @@ def sniff(name: str, text: str) -> str | None:
         kind = "whatsapp"
     expected = NAMED.get(Path(name).name.lower())
     if expected and not head.strip():
-        raise InputError(f"{Path(name).name} is empty: the {expected[1]} was not saved whole. Export it again.")
+        raise InputError(f"{Path(name).name} is empty: {expected[1]} is never empty. Export it again.")
+    if expected and kind is None and head.lstrip()[:1] in "{[":
+        kind = expected[0]  # e.g. a whole-account result.json whose first messages are far in: its parser checks it
     if expected and kind != expected[0]:
-        raise InputError(f"{Path(name).name} is named like a {expected[1]} but its content is not one. Upload the file "
+        raise InputError(f"{Path(name).name} is named like {expected[1]} but its content is not one. Upload the file "
                          "the export wrote, unchanged; or rename it if it holds your own posts (.jsonl with a 'text' field).")
     return kind
 

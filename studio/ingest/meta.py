@@ -42,10 +42,10 @@ def parse_meta_messages(text: str, source_name: str) -> list[Post]:
     """One Messenger or Instagram conversation, in time order, each message with its speaker and context."""
     data = load_json(text, source_name, "Messenger or Instagram conversation")
     if not isinstance(data, dict) or not isinstance(data.get("messages"), list):
-        raise not_the_export(source_name, "Messenger or Instagram conversation (message_1.json)", "no 'messages' list")
+        raise not_the_export(source_name, "a Messenger or Instagram conversation (message_1.json)", "no 'messages' list")
     messages = [m for m in data["messages"] if isinstance(m, dict)]
     if messages and not any("sender_name" in m or "senderName" in m for m in messages):
-        raise not_the_export(source_name, "Messenger or Instagram conversation (message_1.json)", "its messages have no 'sender_name'")
+        raise not_the_export(source_name, "a Messenger or Instagram conversation (message_1.json)", "its messages have no 'sender_name'")
     source = "instagram" if "magic_words" in data or "instagram" in source_name.lower() else "messenger"
     posts = []
     for m in messages:
@@ -75,7 +75,7 @@ def parse_instagram_posts(text: str, source_name: str) -> list[Post]:
     if isinstance(data, dict):
         data = data.get("ig_posts")
     if not isinstance(data, list) or not any(isinstance(p, dict) and "media" in p for p in data):
-        raise not_the_export(source_name, "Instagram posts export (posts_1.json)", "no posts with 'media'")
+        raise not_the_export(source_name, "an Instagram posts export (posts_1.json)", "no posts with 'media'")
     posts = []
     for i, item in enumerate(p for p in data if isinstance(p, dict)):
         text_ = fix_mojibake(caption(item))
