@@ -228,3 +228,11 @@ def test_chat_log_to_training_examples_answer_the_other_speaker(tiny_model_dir):
     examples = build_examples(kept, tokenizer, "You are Taro.", 128)
     prompts = [tokenizer.decode([t for t, l in zip(e["input_ids"], e["labels"]) if l == IGNORE_INDEX]) for e in examples]
     assert "Happy new year!" in prompts[0] and all("What are you doing today?" in p for p in prompts[1:])
+
+
+def test_whatsapp_newer_iphone_narrow_spaces_and_attachments(tmp_path):
+    path = tmp_path / "_chat.txt"
+    path.write_text("[12/31/23, 9:41:05\u202fPM] ~\u202fKai: hey\n[12/31/23, 9:42:05\u202fPM] Lee: \u200e<attached: 00000012-PHOTO.jpg>\n"
+                    "[12/31/23, 9:43:05\u202fPM] Lee: yo\n")
+    assert [(p.speaker, p.text, p.created_at, p.context) for p in load_file(path)] == [
+        ("Kai", "hey", "2023-12-31T21:41:05", None), ("Lee", "yo", "2023-12-31T21:43:05", "hey")]
