@@ -236,3 +236,13 @@ def test_whatsapp_newer_iphone_narrow_spaces_and_attachments(tmp_path):
                     "[12/31/23, 9:43:05\u202fPM] Lee: yo\n")
     assert [(p.speaker, p.text, p.created_at, p.context) for p in load_file(path)] == [
         ("Kai", "hey", "2023-12-31T21:41:05", None), ("Lee", "yo", "2023-12-31T21:43:05", "hey")]
+
+
+def test_the_other_speakers_words_are_scrubbed_too(tmp_path):
+    from studio.clean import CleanConfig, clean_posts
+
+    path = tmp_path / "chat.txt"
+    path.write_text("1/2/24, 9:00 AM - Kim: mail me at kim.lee@example.com or call 090-1234-5678, Hanako knows\n"
+                    "1/2/24, 9:01 AM - Me: will do, thanks a lot\n")
+    kept, _ = clean_posts(load_posts([path], speakers=["Me"]), CleanConfig(scrub_names=["Hanako"]))
+    assert kept[0].context == "mail me at <email> or call <phone>, <name> knows"
