@@ -246,3 +246,14 @@ def test_the_other_speakers_words_are_scrubbed_too(tmp_path):
                     "1/2/24, 9:01 AM - Me: will do, thanks a lot\n")
     kept, _ = clean_posts(load_posts([path], speakers=["Me"]), CleanConfig(scrub_names=["Hanako"]))
     assert kept[0].context == "mail me at <email> or call <phone>, <name> knows"
+
+
+def test_train_refuses_a_missing_speaker_before_anything_is_written(tmp_path):
+    import os
+
+    env_dir = tmp_path / "personas"
+    result = subprocess.run([sys.executable, "-m", "studio", "train", "--posts", str(DATA / "result.json"), "--name", "mika",
+                             "--speaker", "Nobody"], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "PERSONAS_DIR": str(env_dir)})
+    assert result.returncode == 2 and "Its speakers are: Sora (3), Mika (2)." in result.stderr, result.stderr
+    assert not env_dir.exists() or not any(env_dir.rglob("*.jsonl"))
