@@ -257,3 +257,12 @@ def test_train_refuses_a_missing_speaker_before_anything_is_written(tmp_path):
                             env={**os.environ, "PERSONAS_DIR": str(env_dir)})
     assert result.returncode == 2 and "Its speakers are: Sora (3), Mika (2)." in result.stderr, result.stderr
     assert not env_dir.exists() or not any(env_dir.rglob("*.jsonl"))
+
+
+def test_line_without_its_header_is_still_line(tmp_path):
+    path = tmp_path / "talk.txt"
+    path.write_text("".join((DATA / "line-en.txt").read_text().splitlines(keepends=True)[3:]))
+    assert rows("line-en.txt") == [(p.speaker, p.text, p.context) for p in load_file(path)]
+    plain = tmp_path / "plain.txt"
+    plain.write_text("2024/01/01\nnew year, new posts\n09:00 coffee\n")
+    assert {p.speaker for p in load_file(plain)} == {None}

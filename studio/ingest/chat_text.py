@@ -28,8 +28,12 @@ WA_EDITED = re.compile(r"\s*<This message was edited>\s*$")
 
 
 def is_line(text: str) -> bool:
-    head = text.lstrip("\ufeff").lstrip()[:300]
-    return bool(LINE_HEADER.match(head.split("\n", 1)[0].strip()))
+    """A LINE header, or (header cut off) a date line followed by `HH:MM<TAB>Name<TAB>Text` lines."""
+    lines = [line.strip("\r") for line in text.lstrip("\ufeff").lstrip().splitlines()[:30]]
+    if lines and LINE_HEADER.match(lines[0].strip()):
+        return True
+    dated = next((i for i, line in enumerate(lines) if LINE_DATE.match(line.strip())), None)
+    return dated is not None and sum(bool(LINE_MESSAGE.match(line)) and line.count("\t") >= 2 for line in lines[dated:]) >= 2
 
 
 def is_whatsapp(text: str) -> bool:
