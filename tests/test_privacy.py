@@ -32,6 +32,8 @@ NOT_PHONES = [
     ("en", "v1.2.3 costs $1,234.56; 1,000,000 views, pi 3.14159265, 192.168.1.1"),
     ("en", "the 2020-2021 season (2020-2021), page (2019) 12.31"),
     (None, "tweet 1441638296296198149 on 2021-09-25 at 05:38:48, 20210925"),
+    ("en", "Adding subcommands - http://blog.npmjs.org/post/119317128765/adding-subcommands"),
+    (None, "(65~79)*2+(80~89)*6=665"),
     (None, "Termin 01.10.2025, 2024年1月1日, v10.20.30, 10-20, 3-1"),
 ]
 
