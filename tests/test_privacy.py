@@ -4,7 +4,7 @@ and the cleaning report's examples of each kind."""
 import pytest
 
 from studio.clean import CleanConfig, clean_posts
-from studio.clean.privacy import regions_for, scrub_emails, scrub_phones
+from studio.clean.privacy import regions_for, scrub_addresses, scrub_emails, scrub_phones
 from studio.ingest import Post, load_file
 from tests.conftest import FIXTURES
 
@@ -72,7 +72,7 @@ def test_report_lists_each_kind_with_examples():
     assert [p.text for p in kept] == ["連絡は <email> か <phone> へ。<name>より",
                                       "Termin am 01.10.2025, Büro <phone>, Grüße <name>",
                                       "<name>です 16.02.2026 に会おう"]
-    assert report.privacy == {"url": 0, "email": 1, "phone": 2, "handle": 0, "name": 3}
+    assert report.privacy == {"url": 0, "email": 1, "phone": 2, "address": 0, "handle": 0, "name": 3}
     step = report.steps["privacy"]
     assert step.changed == 3
     by_kind = {}
@@ -94,3 +94,17 @@ def test_the_japanese_fixture_has_one_phone_number():
     posts = load_file(FIXTURES / "koume-dayuu-tweets.csv")
     found = [phone for p in posts for phone in scrub_phones(p.text, p.lang)[1]]
     assert found == ["03-5995-4300"]
+
+
+def test_street_addresses_only_when_asked():
+    assert scrub_addresses("Send it to 1600 Pennsylvania Ave NW, Washington, DC 20500 please", "en") == (
+        "Send it to <address> please", ["1600 Pennsylvania Ave NW, Washington, DC 20500"])
+    assert scrub_addresses("Office: 221B Baker Street, London NW1 6XE", None)[1] == ["221B Baker Street, London NW1 6XE"]
+    for lang, text in (("en", "I scored 3 goals in 2 games on Main street"), ("en", "at 221 Baker Street today"),
+                       ("de", "Büro: 221B Baker Street, London NW1 6XE"), ("ja", "豊島区要町3-11-3 ラルジュ大映 B1F")):
+        assert scrub_addresses(text, lang) == (text, []), "needs a city or postcode; US, Canada and UK only"
+    post = Post("our shop: 350 Fifth Avenue, New York, NY 10118 (come by)", lang="en")
+    assert clean_posts([post])[0][0].text == post.text, "off by default"
+    kept, report = clean_posts([post], CleanConfig(scrub_addresses=True))
+    assert kept[0].text == "our shop: <address> (come by)" and report.privacy["address"] == 1
+    assert report.steps["privacy"].examples == [{"kind": "address", "before": post.text, "after": kept[0].text}]

@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from studio.clean import text as t
 from studio.clean.config import CleanConfig
 from studio.clean.near_dup import near_duplicates
-from studio.clean.privacy import names_pattern, privacy_example, scrub_emails, scrub_names, scrub_phones
+from studio.clean.privacy import names_pattern, privacy_example, scrub_addresses, scrub_emails, scrub_names, scrub_phones
 from studio.errors import InputError
 from studio.ingest.base import Post
 
@@ -42,7 +42,7 @@ class CleanReport:
     loaded: int = 0
     kept: int = 0
     steps: dict[str, StepReport] = field(default_factory=lambda: {name: StepReport() for name in STEPS})
-    privacy: dict[str, int] = field(default_factory=lambda: {"url": 0, "email": 0, "phone": 0, "handle": 0, "name": 0})
+    privacy: dict[str, int] = field(default_factory=lambda: {"url": 0, "email": 0, "phone": 0, "address": 0, "handle": 0, "name": 0})
     stats: dict = field(default_factory=dict)
     split: dict = field(default_factory=dict)
     config: dict = field(default_factory=dict)
@@ -99,7 +99,7 @@ def _scrub_privacy(text: str, lang: str | None, c: CleanConfig, names, report: C
     s = report.steps["privacy"]
     before = text
     scrubs = (("email", c.scrub_emails, scrub_emails), ("phone", c.scrub_phones, lambda x: scrub_phones(x, lang)),
-              ("name", True, lambda x: scrub_names(x, names)))
+              ("address", c.scrub_addresses, lambda x: scrub_addresses(x, lang)), ("name", True, lambda x: scrub_names(x, names)))
     for kind, enabled, scrub in scrubs:
         if not enabled:
             continue

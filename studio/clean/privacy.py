@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 
 import phonenumbers
+import pyap
 from phonenumbers import Leniency, PhoneNumberFormat, PhoneNumberMatcher
 
 from studio.clean.text import URL
@@ -100,6 +101,25 @@ def privacy_example(text: str, value: str, kind: str, around: int = 30) -> dict:
     start = max(text.find(value), 0)
     left, right = text[max(0, start - around):start], text[start + len(value):start + len(value) + around]
     return {"before": left + value + right, "after": f"{left}<{kind}>{right}"}
+
+
+# pyap2's countries; an address starts with a house number and a street name.
+ADDRESS_REGIONS = ("US", "CA", "GB")
+ADDRESS_CANDIDATE = re.compile(r"\d[A-Za-z]?\s+[A-Za-z]")
+
+
+def scrub_addresses(text: str, lang: str | None = None) -> tuple[str, list[str]]:
+    """Street addresses of the US, Canada and the UK (pyap2, offline patterns), for English or untagged posts."""
+    regions = [r for r in regions_for(lang) if r in ADDRESS_REGIONS]
+    if not regions or not ADDRESS_CANDIDATE.search(text):
+        return text, []
+    found = []
+    for region in regions:
+        for address in pyap.parse(text, country=region):
+            if address.full_address in text and address.full_address not in found:
+                found.append(address.full_address)
+                text = text.replace(address.full_address, "<address>")
+    return text, found
 
 
 def names_pattern(names: list[str]) -> re.Pattern | None:
