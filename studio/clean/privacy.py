@@ -58,6 +58,8 @@ def _matches(text: str, region: str):
     possible ones written as a phone is written, with a leading + or a bracketed area code, so that
     (555) 123-4567 counts: 555 is the area code films use, possible but never assigned."""
     yield from PhoneNumberMatcher(text, region, leniency=Leniency.VALID)
+    if "+" not in text and "(" not in text:
+        return
     for match in PhoneNumberMatcher(text, region, leniency=Leniency.POSSIBLE):
         if match.raw_string[0] in "+(" and not phonenumbers.is_valid_number(match.number) and _grouped(match):
             yield match
