@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from studio.clean import text as t
 from studio.clean.config import CleanConfig
 from studio.clean.near_dup import near_duplicates
-from studio.clean.privacy import names_pattern, scrub_emails, scrub_names, scrub_phones
+from studio.clean.privacy import names_pattern, privacy_example, scrub_addresses, scrub_emails, scrub_names, scrub_phones
 from studio.errors import InputError
 from studio.ingest.base import Post
 
@@ -42,7 +42,7 @@ class CleanReport:
     loaded: int = 0
     kept: int = 0
     steps: dict[str, StepReport] = field(default_factory=lambda: {name: StepReport() for name in STEPS})
-    privacy: dict[str, int] = field(default_factory=lambda: {"url": 0, "email": 0, "phone": 0, "handle": 0, "name": 0})
+    privacy: dict[str, int] = field(default_factory=lambda: {"url": 0, "email": 0, "phone": 0, "address": 0, "handle": 0, "name": 0})
     stats: dict = field(default_factory=dict)
     split: dict = field(default_factory=dict)
     config: dict = field(default_factory=dict)
@@ -93,6 +93,26 @@ class CleanReport:
         return report
 
 
+def _scrub_privacy(text: str, lang: str | None, c: CleanConfig, names, report: CleanReport) -> str:
+    """E-mails, phones, then the user's names: counted per kind, and up to EXAMPLES_PER_STEP examples
+    of each kind in the privacy step (kind, the words around it before -> after)."""
+    s = report.steps["privacy"]
+    before = text
+    scrubs = (("email", c.scrub_emails, scrub_emails), ("phone", c.scrub_phones, lambda x: scrub_phones(x, lang)),
+              ("address", c.scrub_addresses, lambda x: scrub_addresses(x, lang)), ("name", True, lambda x: scrub_names(x, names)))
+    for kind, enabled, scrub in scrubs:
+        if not enabled:
+            continue
+        prior, (text, found) = text, scrub(text)
+        report.privacy[kind] += len(found)
+        shown = sum(e.get("kind") == kind for e in s.examples)
+        for value in found[:max(0, EXAMPLES_PER_STEP - shown)]:
+            s.examples.append({"kind": kind, **privacy_example(prior, value, kind)})
+    if text != before:
+        s.changed += 1
+    return text
+
+
 def _clean_one(post: Post, c: CleanConfig, names, report: CleanReport) -> str | None:
     """The cleaned text of one post, or None when a step removes it (the report says which)."""
     text = post.text
@@ -126,14 +146,7 @@ def _clean_one(post: Post, c: CleanConfig, names, report: CleanReport) -> str | 
     if c.hashtags == "remove":
         text = report.change("hashtags", text, t.remove_hashtags(text))
     text = report.change("runs", text, t.cap_runs(text, c.max_run, c.run_chars))
-    before = text
-    for kind, enabled, scrub in (("email", c.scrub_emails, scrub_emails), ("phone", c.scrub_phones, scrub_phones)):
-        if enabled:
-            text, found = scrub(text)
-            report.privacy[kind] += found
-    text, found = scrub_names(text, names)
-    report.privacy["name"] += found
-    report.change("privacy", before, text)
+    text = _scrub_privacy(text, post.lang, c, names, report)
     text = t.normalize_whitespace(text)
     if not text:
         return report.drop("empty", post.text)
