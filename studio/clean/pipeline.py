@@ -157,16 +157,18 @@ def _clean_one(post: Post, c: CleanConfig, names, report: CleanReport) -> str | 
     return text
 
 
-def scrub_context(context: str | None, c: CleanConfig, names) -> str | None:
+def scrub_context(context: str | None, lang: str | None, c: CleanConfig, names) -> str | None:
     """The answered message (someone else's words, a chat's user turn) gets the same privacy scrub as the
-    post: e-mails, phone numbers and listed names; links and @handles as the options say. Not counted."""
+    post: e-mails, phone numbers, addresses (when asked) and listed names; links and @handles as the options
+    say. Not counted."""
     if not context:
         return context
     if c.urls != "keep":
         context = t.URL.sub("<url>" if c.urls == "mask" else "", context)
     if c.mentions != "keep":
         context = t.HANDLE.sub("@user" if c.mentions == "mask" else "", context)
-    for enabled, scrub in ((c.scrub_emails, scrub_emails), (c.scrub_phones, scrub_phones)):
+    for enabled, scrub in ((c.scrub_emails, scrub_emails), (c.scrub_phones, lambda x: scrub_phones(x, lang)),
+                           (c.scrub_addresses, lambda x: scrub_addresses(x, lang))):
         context = scrub(context)[0] if enabled else context
     return t.normalize_whitespace(scrub_names(context, names)[0]) or None
 
@@ -186,7 +188,7 @@ def clean_posts(posts: list[Post], config: CleanConfig | None = None) -> tuple[l
             report.drop("duplicates", text)
             continue
         seen.add(key)
-        kept.append(replace(post, text=text, context=scrub_context(post.context, config, names)))
+        kept.append(replace(post, text=text, context=scrub_context(post.context, post.lang, config, names)))
     if config.near_duplicates and len(kept) > 1:
         repeats = near_duplicates([p.text for p in kept], config.near_dup_threshold)
         for index in sorted(repeats):
