@@ -13,7 +13,7 @@ import logging
 from pathlib import Path
 
 from studio.errors import InputError
-from studio.ingest import archives, bluesky, mastodon, x_archive
+from studio.ingest import archives, bluesky, mastodon, subtitles, x_archive
 from studio.ingest.base import MAX_FILE_BYTES, Post, read_text
 from studio.ingest.jsonl import parse_json, parse_jsonl
 from studio.ingest.table import parse_table
@@ -22,8 +22,10 @@ from studio.ingest.text import parse_text
 __all__ = ["Post", "load_posts", "load_file", "parse_pasted", "SUPPORTED", "UPLOAD_SUFFIXES"]
 
 SUPPORTED = (".txt, .csv, .tsv, .jsonl, .json, an X archive (.zip or its tweets.js), "
-             "a Mastodon archive (.zip, .tar.gz or its outbox.json), a Bluesky export (.car)")
-UPLOAD_SUFFIXES = [".txt", ".csv", ".tsv", ".jsonl", ".json", ".js", ".zip", ".gz", ".tgz", ".tar", ".car"]
+             "a Mastodon archive (.zip, .tar.gz or its outbox.json), a Bluesky export (.car), "
+             "subtitles (.vtt, .srt)")
+UPLOAD_SUFFIXES = [".txt", ".csv", ".tsv", ".jsonl", ".json", ".js", ".zip", ".gz", ".tgz", ".tar", ".car",
+                   ".vtt", ".srt"]
 """What an upload widget should accept."""
 
 ARCHIVE_SUFFIXES = (".zip", ".gz", ".tgz", ".tar")
@@ -36,9 +38,12 @@ def _sniff(name: str, text: str) -> str:
         return "x"
     if mastodon.is_outbox(text):
         return "mastodon"
+    if subtitles.is_subtitles(text):
+        return "subtitles"
     suffix = Path(name).suffix.lower()
     by_suffix = {".txt": "text", ".text": "text", ".md": "text", ".csv": "table", ".tsv": "table",
-                 ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".js": "x"}
+                 ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".js": "x",
+                 ".vtt": "subtitles", ".srt": "subtitles"}
     if suffix in by_suffix:
         return by_suffix[suffix]
     head = text.lstrip()[:1]
@@ -108,6 +113,8 @@ def _parse_text_file(path: Path, text: str, text_column: str | None, include_pri
         return x_archive.parse_tweets_js(text, path.name)
     if kind == "mastodon":
         return _load_mastodon(path, include_private, text=text)
+    if kind == "subtitles":
+        return subtitles.parse_subtitles(text, path.name)
     if kind == "table":
         return parse_table(text, path.name, text_column=text_column)
     if kind == "jsonl":
