@@ -13,7 +13,7 @@ import logging
 from pathlib import Path
 
 from studio.errors import InputError
-from studio.ingest import archives, bluesky, mastodon, subtitles, x_archive
+from studio.ingest import archives, bluesky, mastodon, subtitles, x_archive, x_legacy
 from studio.ingest.base import MAX_FILE_BYTES, Post, read_text
 from studio.ingest.jsonl import parse_json, parse_jsonl
 from studio.ingest.table import parse_table
@@ -40,6 +40,8 @@ def _sniff(name: str, text: str) -> str:
         return "mastodon"
     if subtitles.is_subtitles(text):
         return "subtitles"
+    if x_legacy.is_tweets_csv(text):
+        return "x-csv"
     suffix = Path(name).suffix.lower()
     by_suffix = {".txt": "text", ".text": "text", ".md": "text", ".csv": "table", ".tsv": "table",
                  ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".js": "x",
@@ -113,6 +115,8 @@ def _parse_text_file(path: Path, text: str, text_column: str | None, include_pri
         return x_archive.parse_tweets_js(text, path.name)
     if kind == "mastodon":
         return _load_mastodon(path, include_private, text=text)
+    if kind == "x-csv":
+        return x_legacy.parse_tweets_csv(text, path.name)
     if kind == "subtitles":
         return subtitles.parse_subtitles(text, path.name)
     if kind == "table":
