@@ -13,7 +13,7 @@ import logging
 from pathlib import Path
 
 from studio.errors import InputError
-from studio.ingest import archives, bluesky, mastodon, subtitles, x_archive, x_legacy
+from studio.ingest import archives, bluesky, mastodon, reddit, subtitles, x_archive, x_legacy
 from studio.ingest.base import MAX_FILE_BYTES, Post, read_text
 from studio.ingest.jsonl import parse_json, parse_jsonl
 from studio.ingest.table import parse_table
@@ -23,7 +23,8 @@ __all__ = ["Post", "load_posts", "load_file", "parse_pasted", "SUPPORTED", "UPLO
 
 SUPPORTED = (".txt, .csv, .tsv, .jsonl, .json, an X archive (.zip or its tweets.js), "
              "a Mastodon archive (.zip, .tar.gz or its outbox.json), a Bluesky export (.car), "
-             "subtitles (.vtt, .srt)")
+             "subtitles (.vtt, .srt), an old X archive's tweets.csv, "
+             "Reddit's data export (.zip, or its comments.csv / posts.csv)")
 UPLOAD_SUFFIXES = [".txt", ".csv", ".tsv", ".jsonl", ".json", ".js", ".zip", ".gz", ".tgz", ".tar", ".car",
                    ".vtt", ".srt"]
 """What an upload widget should accept."""
@@ -42,6 +43,8 @@ def _sniff(name: str, text: str) -> str:
         return "subtitles"
     if x_legacy.is_tweets_csv(text):
         return "x-csv"
+    if reddit.is_reddit_csv(text):
+        return "reddit"
     suffix = Path(name).suffix.lower()
     by_suffix = {".txt": "text", ".text": "text", ".md": "text", ".csv": "table", ".tsv": "table",
                  ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".js": "x",
@@ -75,8 +78,16 @@ def _load_archive(path: Path, head: bytes, include_private: bool) -> list[Post]:
         names = archives.zip_names(path)
         if not x_archive.tweet_members(names) and any(mastodon.is_outbox_member(n) for n in names):
             return _load_mastodon(path, include_private, names=names)
+        if not x_archive.tweet_members(names) and (found := reddit.members(names)):
+            return _load_reddit(path, found)
         return x_archive.parse_x_archive(path, names)
     return _load_mastodon(path, include_private)
+
+
+def _load_reddit(path: Path, members: list[str]) -> list[Post]:
+    """Reddit's export zip: posts.csv and comments.csv only."""
+    return [post for name, data in zip(members, archives.read_zip(path, members))
+            for post in reddit.parse_reddit_csv(read_text(data, f"{path.name}:{name}"), f"{path.name}:{name}")]
 
 
 def load_file(path: str | Path, text_column: str | None = None, *, include_private: bool = False) -> list[Post]:
@@ -115,6 +126,8 @@ def _parse_text_file(path: Path, text: str, text_column: str | None, include_pri
         return x_archive.parse_tweets_js(text, path.name)
     if kind == "mastodon":
         return _load_mastodon(path, include_private, text=text)
+    if kind == "reddit":
+        return reddit.parse_reddit_csv(text, path.name)
     if kind == "x-csv":
         return x_legacy.parse_tweets_csv(text, path.name)
     if kind == "subtitles":
