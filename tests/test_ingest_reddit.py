@@ -58,18 +58,6 @@ def test_reddit_zip_reads_posts_and_comments_only(tmp_path):
     assert [p.reply_to_id in own for p in posts[2:]] == [True, False, True]  # answers to the person's own post/comment
 
 
-@pytest.mark.parametrize("name,data,message", [
-    ("comments.csv", b"id,permalink,body,parent\n", "no usable text"),
-    ("posts.csv", "id,permalink,date,title,body\n1,x,2023-01-01,\"cut here\n".encode(), "ends inside a quoted field"),
-    ("comments.csv", b"id,permalink,body,parent\n1,x,caf\xe9 \xff\xff,\n", "not UTF-8, UTF-16 or Shift_JIS"),
-])
-def test_bad_reddit_files(tmp_path, name, data, message):
-    path = tmp_path / name
-    path.write_bytes(data)
-    with pytest.raises(InputError, match=message):
-        load_file(path)
-
-
 def test_reddit_zip_with_something_else_called_comments(tmp_path):
     path = write_zip(tmp_path / "reddit.zip", {"comments.csv": "when,what\n1,hello\n"})
     with pytest.raises(InputError, match="not Reddit's comments.csv or posts.csv.*Upload the files"):

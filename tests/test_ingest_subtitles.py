@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
-from studio.errors import InputError
 from studio.ingest import load_file
 from studio.ingest.subtitles import MAX_CHARS, cues
 from tests.conftest import FIXTURES
@@ -84,18 +81,6 @@ def test_long_speech_capped():
     posts = parse_subtitles(f"WEBVTT\n\n00:00:01.000 --> 00:00:09.000\n{words}\n", "long.vtt")
     assert len(posts) > 1 and all(len(p.text) <= MAX_CHARS for p in posts)
     assert " ".join(p.text for p in posts) == words
-
-
-@pytest.mark.parametrize("name,data", [
-    ("empty.vtt", b""),
-    ("header-only.vtt", b"WEBVTT\n\n"),
-    ("notes.srt", b"just some words\nwith no timing\n"),
-])
-def test_bad_subtitles(tmp_path, name, data):
-    path = tmp_path / name
-    path.write_bytes(data)
-    with pytest.raises(InputError, match="no subtitle cues|no usable text"):
-        load_file(path)
 
 
 def test_truncated_vtt_keeps_whole_cues(tmp_path):

@@ -13,7 +13,7 @@ the count still equals the records.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from studio.errors import InputError
 from studio.ingest.base import Post
@@ -51,7 +51,7 @@ def _iso(value: str | None) -> str | None:
         when = datetime.fromisoformat(value)
     except ValueError:
         return None
-    return (when.replace(tzinfo=timezone.utc) if when.tzinfo is None else when).astimezone(timezone.utc).isoformat()
+    return (when.replace(tzinfo=UTC) if when.tzinfo is None else when).astimezone(UTC).isoformat()
 
 
 def _bare(thing: str | None) -> str | None:

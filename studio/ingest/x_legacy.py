@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from studio.errors import InputError
 from studio.ingest.base import Post
@@ -73,7 +73,7 @@ def _csv_time(value: str | None) -> str | None:
         when = datetime.strptime((value or "").strip(), "%Y-%m-%d %H:%M:%S %z")
     except ValueError:
         return None
-    return when.astimezone(timezone.utc).isoformat()
+    return when.astimezone(UTC).isoformat()
 
 
 def _when(value: str | None) -> float | None:
