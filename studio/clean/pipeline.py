@@ -144,6 +144,20 @@ def _clean_one(post: Post, c: CleanConfig, names, report: CleanReport) -> str | 
     return text
 
 
+def scrub_context(context: str | None, c: CleanConfig, names) -> str | None:
+    """The answered message (someone else's words, a chat's user turn) gets the same privacy scrub as the
+    post: e-mails, phone numbers and listed names; links and @handles as the options say. Not counted."""
+    if not context:
+        return context
+    if c.urls != "keep":
+        context = t.URL.sub("<url>" if c.urls == "mask" else "", context)
+    if c.mentions != "keep":
+        context = t.HANDLE.sub("@user" if c.mentions == "mask" else "", context)
+    for enabled, scrub in ((c.scrub_emails, scrub_emails), (c.scrub_phones, scrub_phones)):
+        context = scrub(context)[0] if enabled else context
+    return t.normalize_whitespace(scrub_names(context, names)[0]) or None
+
+
 def clean_posts(posts: list[Post], config: CleanConfig | None = None) -> tuple[list[Post], CleanReport]:
     """Run the whole pipeline; raises InputError when nothing is left."""
     config = config or CleanConfig()
@@ -159,7 +173,7 @@ def clean_posts(posts: list[Post], config: CleanConfig | None = None) -> tuple[l
             report.drop("duplicates", text)
             continue
         seen.add(key)
-        kept.append(replace(post, text=text))
+        kept.append(replace(post, text=text, context=scrub_context(post.context, config, names)))
     if config.near_duplicates and len(kept) > 1:
         repeats = near_duplicates([p.text for p in kept], config.near_dup_threshold)
         for index in sorted(repeats):

@@ -36,6 +36,26 @@ def add_clean_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also read Mastodon followers-only and direct posts (left out by default)")
 
 
+def add_speaker_arguments(parser: argparse.ArgumentParser) -> None:
+    """--speaker NAME (repeatable) and --list-speakers, for commands that read chat logs."""
+    group = parser.add_argument_group("chat logs (LINE, WhatsApp, Telegram, Discord, Messenger, Instagram)")
+    group.add_argument("--speaker", dest="speakers", action="append", metavar="NAME",
+                       help="keep the messages of NAME (repeatable); needed when a chat log has several speakers")
+    group.add_argument("--list-speakers", action="store_true", help="print each speaker with their number of messages and exit")
+
+
+def print_speakers(paths, args) -> int:
+    """--list-speakers: one `NAME<TAB>COUNT` line per speaker, most messages first."""
+    from studio.ingest import list_speakers
+
+    counts = list_speakers(paths, text_column=args.text_column, include_private=args.include_private)
+    for name, count in counts:
+        print(f"{name}\t{count}")
+    if not counts:
+        print("no chat speakers in these files: every post is used")
+    return 0
+
+
 def clean_config(args):
     from studio.clean import CleanConfig
 

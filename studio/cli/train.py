@@ -6,7 +6,8 @@ import json
 import sys
 
 from studio import events
-from studio.cli.options import add_clean_arguments, add_config_arguments, clean_config, config_from_args
+from studio.cli.options import (add_clean_arguments, add_config_arguments, add_speaker_arguments, clean_config,
+                                config_from_args, print_speakers)
 from studio.errors import StudioError
 from studio.persona.registry import PersonaRegistry
 from studio.training.config import TrainConfig
@@ -21,6 +22,10 @@ def cmd_train(args) -> int:
     from studio.ingest import load_posts
     from studio.models import resolve_base
 
+    if args.list_speakers:
+        if not args.posts:
+            raise StudioError("--list-speakers needs --posts FILE.")
+        return print_speakers(args.posts, args)
     if args.resume:
         job = jobs.get_job(args.resume)
         if not job.resumable():
@@ -33,7 +38,8 @@ def cmd_train(args) -> int:
         name = args.name
         PersonaRegistry().check_available(name, args.overwrite)  # a bad or taken name fails before anything loads
         config, clean = config_from_args(TrainConfig, args), clean_config(args)
-        posts = load_posts(args.posts, text_column=args.text_column, include_private=args.include_private)
+        posts = load_posts(args.posts, text_column=args.text_column, include_private=args.include_private,
+                           speakers=args.speakers)
         posts, report = clean_posts(posts, clean)
         resolve_base(config.base_model)  # a missing model fails here, before anything is written
         job = jobs.create_job(posts, name, config, clean, report, system_prompt=args.system, overwrite=args.overwrite)
@@ -86,4 +92,5 @@ def add_commands(sub) -> None:
     p.add_argument("--json", action="store_true", help="end with one JSON line: persona, steps, seconds, final_loss, posts_used")
     add_config_arguments(p, TrainConfig, "training", flags={"base_model": "--base", "learning_rate": "--lr"})
     add_clean_arguments(p)
+    add_speaker_arguments(p)
     p.set_defaults(func=cmd_train)

@@ -4,7 +4,10 @@ Every parser returns `list[Post]`; `load_posts` runs the right one per file and 
 `InputError` with a message that says what is wrong and what to do. Archives and exports are
 recognised by their content, whatever their name: zip (X or Mastodon), tar.gz (Mastodon),
 `window.YTD.tweets...` (X's tweets.js), an ActivityPub outbox (Mastodon's outbox.json) and CAR
-(Bluesky).
+(Bluesky); chat logs and Meta exports by `studio.ingest.chat_sources.sniff` (LINE, WhatsApp, Telegram,
+Discord, Messenger, Instagram). Chat messages carry a `speaker`: `load_posts(..., speakers=[...])` keeps
+the chosen ones (`list_speakers` counts them). Subtitles by a `WEBVTT` header or SRT timing, an old X
+archive's tweets.csv and Reddit's comments.csv / posts.csv by their header row.
 """
 
 from __future__ import annotations
@@ -13,17 +16,19 @@ import logging
 from pathlib import Path
 
 from studio.errors import InputError
-from studio.ingest import archives, bluesky, mastodon, reddit, subtitles, x_archive, x_legacy
+from studio.ingest import archives, bluesky, chat_sources, mastodon, reddit, subtitles, x_archive, x_legacy
 from studio.ingest.base import MAX_FILE_BYTES, Post, read_text
+from studio.ingest.chats import pick_speakers, speaker_counts
 from studio.ingest.jsonl import parse_json, parse_jsonl
 from studio.ingest.table import parse_table
 from studio.ingest.text import parse_text
 
-__all__ = ["Post", "load_posts", "load_file", "parse_pasted", "SUPPORTED", "UPLOAD_SUFFIXES"]
+__all__ = ["Post", "load_posts", "load_file", "list_speakers", "parse_pasted", "SUPPORTED", "UPLOAD_SUFFIXES"]
 
 SUPPORTED = (".txt, .csv, .tsv, .jsonl, .json, an X archive (.zip or its tweets.js), "
              "a Mastodon archive (.zip, .tar.gz or its outbox.json), a Bluesky export (.car), "
-             "subtitles (.vtt, .srt), an old X archive's tweets.csv, "
+             "a chat log (LINE or WhatsApp .txt, Telegram result.json, Discord .json/.csv, Messenger or Instagram "
+             "message_1.json) or Instagram posts_1.json, subtitles (.vtt, .srt), an old X archive's tweets.csv, "
              "Reddit's data export (.zip, or its comments.csv / posts.csv)")
 UPLOAD_SUFFIXES = [".txt", ".csv", ".tsv", ".jsonl", ".json", ".js", ".zip", ".gz", ".tgz", ".tar", ".car",
                    ".vtt", ".srt"]
@@ -121,6 +126,9 @@ def load_file(path: str | Path, text_column: str | None = None, *, include_priva
 
 
 def _parse_text_file(path: Path, text: str, text_column: str | None, include_private: bool) -> list[Post]:
+    chat = chat_sources.sniff(path.name, text)
+    if chat:
+        return chat_sources.parse(chat, text, path.name)
     kind = _sniff(path.name, text)
     if kind == "x":
         return x_archive.parse_tweets_js(text, path.name)
@@ -141,8 +149,19 @@ def _parse_text_file(path: Path, text: str, text_column: str | None, include_pri
     return parse_text(text, path.name)
 
 
-def load_posts(paths, text_column: str | None = None, *, include_private: bool = False) -> list[Post]:
-    """Posts from several files, in order."""
+def load_posts(paths, text_column: str | None = None, *, include_private: bool = False,
+               speakers: list[str] | None = None) -> list[Post]:
+    """Posts from several files, in order. Chat messages: only those of `speakers` (none needed when the
+    chats have one speaker; a name with no messages is an `InputError` listing the speakers there are)."""
+    return pick_speakers(_load_all(paths, text_column, include_private), speakers)
+
+
+def list_speakers(paths, text_column: str | None = None, *, include_private: bool = False) -> list[tuple[str, int]]:
+    """The chat speakers in these files with their number of messages, most first ([] when none is a chat log)."""
+    return speaker_counts(_load_all(paths, text_column, include_private))
+
+
+def _load_all(paths, text_column: str | None, include_private: bool) -> list[Post]:
     paths = list(paths)
     if not paths:
         raise InputError(f"No input files given. Upload or name at least one file ({SUPPORTED}).")

@@ -10,7 +10,7 @@ import pandas as pd
 
 from studio.clean import CleanConfig, CleanReport, clean_posts
 from studio.errors import InputError
-from studio.ingest import SUPPORTED, UPLOAD_SUFFIXES, Post, load_posts, parse_pasted
+from studio.ingest import SUPPORTED, UPLOAD_SUFFIXES, Post, list_speakers, load_posts, parse_pasted
 from studio.ingest.base import read_text
 from studio.ingest.table import table_columns
 from studio.ui.common import user_errors
@@ -34,6 +34,28 @@ def columns_for(files):
                 break
             return gr.Dropdown(choices=[DETECT, *columns], value=DETECT, visible=True)
     return gr.Dropdown(choices=[DETECT], value=DETECT, visible=False)
+
+
+CHAT_SUFFIXES = (".txt", ".json", ".csv")
+"""Chat exports are text files: archives and CAR files are not read twice on upload to look for speakers."""
+
+
+def speakers_for(files):
+    """Offer the chat speakers of the uploads with their counts. One speaker is chosen for you; with
+    several, none is: whose words the persona learns is the user's choice, and loading asks for it."""
+    paths = [p for p in _paths(files) if Path(p).suffix.lower() in CHAT_SUFFIXES]
+    try:
+        counts = list_speakers(paths) if paths else []
+    except InputError:
+        counts = []  # "Load and clean posts" shows what is wrong with the file
+    if not counts:
+        return gr.Dropdown(choices=[], value=None, multiselect=True, visible=False)
+    info = ("One person in this chat: their messages are used." if len(counts) == 1 else
+            f"{len(counts)} people in this chat: pick whose messages are the persona's (the others' messages "
+            "become what each message answers).")
+    return gr.Dropdown(choices=[(f"{name} ({n} messages)", name) for name, n in counts],
+                       value=[counts[0][0]] if len(counts) == 1 else [], multiselect=True, visible=True,
+                       info=info)
 
 
 def funnel_frame(report: CleanReport) -> pd.DataFrame:
@@ -65,7 +87,7 @@ def stats_markdown(report: CleanReport) -> str:
 
 @user_errors
 def load(files, pasted: str, column: str, replies, urls, mentions, hashtags, languages, max_run, near_dup,
-         threshold, names, validation, include_private):
+         threshold, names, validation, include_private, speakers=None):
     paths = _paths(files)
     if not paths and not (pasted or "").strip():
         raise InputError(f"Nothing to load: upload a file ({SUPPORTED}) or paste posts, one per line.")
@@ -73,7 +95,8 @@ def load(files, pasted: str, column: str, replies, urls, mentions, hashtags, lan
                          max_run=int(max_run), near_duplicates=near_dup, near_dup_threshold=threshold,
                          scrub_names=names or "", validation=validation)
     text_column = None if column in (None, DETECT) else column
-    posts: list[Post] = load_posts(paths, text_column=text_column, include_private=include_private) if paths else []
+    posts: list[Post] = load_posts(paths, text_column=text_column, include_private=include_private,
+                                   speakers=speakers or None) if paths else []
     if (pasted or "").strip():
         posts += parse_pasted(pasted)
     kept, report = clean_posts(posts, config)
@@ -111,6 +134,8 @@ def build():
         with gr.Column():
             pasted = gr.Textbox(label="…or paste posts (one per line)", lines=5, elem_id="data-paste")
             column = gr.Dropdown(label="CSV text column", choices=[DETECT], value=DETECT, visible=False)
+            speakers = gr.Dropdown(label="Whose messages", choices=[], value=None, multiselect=True, visible=False,
+                                   elem_id="data-speakers")
     help_ = CleanConfig.help()
     with gr.Accordion("Cleaning options", open=False):
         with gr.Row():
@@ -139,7 +164,8 @@ def build():
                          interactive=True, wrap=True, max_height=420, elem_id="data-posts")
     posts, report, config = gr.State([]), gr.State(None), gr.State(None)
     files.change(columns_for, files, column)
+    files.change(speakers_for, files, speakers)
     load_button.click(load, [files, pasted, column, replies, urls, mentions, hashtags, languages, max_run, near_dup,
-                             threshold, names, validation, include_private],
+                             threshold, names, validation, include_private, speakers],
                       [posts, report, config, summary, funnel, steps, table])
     return posts, report, config, table
