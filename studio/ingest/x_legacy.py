@@ -78,7 +78,7 @@ def _csv_time(value: str | None) -> str | None:
 
 def _when(value: str | None) -> float | None:
     try:
-        return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp() if value else None
+        return datetime.fromisoformat(str(value)).timestamp() if value else None
     except ValueError:
         return None
 
