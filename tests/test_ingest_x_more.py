@@ -86,3 +86,10 @@ def test_damaged_note_tweets(tmp_path):
                                           "data/note-tweet.js": "window.YTD.note_tweet.part0 = [{\"noteTw"})
     with pytest.raises(InputError, match="note-tweet.js is not valid JSON.*export the archive again"):
         load_file(path)
+
+
+def test_bare_note_tweet_js_says_upload_the_zip(tmp_path):
+    path = tmp_path / "note-tweet.js"
+    path.write_text(_notes({"createdAt": "2022-02-11T16:54:22.000Z", "core": {"text": LONG}}))
+    with pytest.raises(InputError, match="full text of long X posts.*Upload the whole archive .zip"):
+        load_file(path)

@@ -72,6 +72,9 @@ def parse_tweets_js(text: str, source: str) -> list[Post]:
     if kind is None:
         raise InputError(f"{source}: not an X archive file (it should start with 'window.YTD.tweets.part0 = ['). "
                          "Upload data/tweets.js from the archive, or the whole archive .zip.")
+    if kind == "note_tweet":
+        raise InputError(f"{source} holds only the full text of long X posts, matched to their tweets in the archive. "
+                         "Upload the whole archive .zip (or data/tweets.js).")
     if kind not in TWEET_KINDS:
         raise InputError(f"{source} holds X '{kind}' data, not the person's own tweets. "
                          "Upload data/tweets.js from the archive, or the whole archive .zip.")
