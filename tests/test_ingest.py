@@ -66,6 +66,13 @@ def test_jsonl_and_json(tmp_path):
         ("header-only.csv", b"id,text\n", "no usable text"),
         ("empty.csv", b"", "the CSV is empty"),
         ("archive.zip", b"PK\x03\x04", "damaged or truncated"),
+        ("cut.csv", b'id,text\n1,"fine"\n2,"this one never clo\n', "ends inside a quoted field"),
+        ("comments.csv", b"id,permalink,body,parent\n", "no usable text"),
+        ("posts.csv", b'id,permalink,date,title,body\n1,x,2023-01-01,"cut here\n', "ends inside a quoted field"),
+        ("comments.csv", b"id,permalink,body,parent\n1,x,caf\xe9 \xff\xff,\n", "not UTF-8, UTF-16 or Shift_JIS"),
+        ("empty.vtt", b"", "no subtitle cues"),
+        ("header-only.vtt", b"WEBVTT\n\n", "no subtitle cues"),
+        ("notes.srt", b"just some words\nwith no timing\n", "no subtitle cues"),
     ],
 )
 def test_bad_inputs_say_what_is_wrong(tmp_path, name, data, message):
@@ -83,7 +90,7 @@ def test_missing_and_no_files(tmp_path):
 
 
 def test_huge_file_refused_before_reading(tmp_path, monkeypatch):
-    import studio.ingest as ingest
+    from studio import ingest
 
     monkeypatch.setattr(ingest, "MAX_FILE_BYTES", 10)
     path = tmp_path / "big.txt"

@@ -390,7 +390,7 @@ def test_zip_without_posts(tmp_path):
     with pytest.raises(InputError, match="no data/tweets.js inside: is this an X archive"):
         load_file(path)
     old = write_zip(tmp_path / "old.zip", {"tweets.csv": "tweet_id,text\n1,hi\n"})
-    with pytest.raises(InputError, match="upload its tweets.csv"):
+    with pytest.raises(InputError, match="not an X archive's tweets.csv"):  # old archives are read now (no timestamp here)
         load_file(old)
 
 

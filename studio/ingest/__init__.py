@@ -6,7 +6,8 @@ recognised by their content, whatever their name: zip (X or Mastodon), tar.gz (M
 `window.YTD.tweets...` (X's tweets.js), an ActivityPub outbox (Mastodon's outbox.json) and CAR
 (Bluesky); chat logs and Meta exports by `studio.ingest.chat_sources.sniff` (LINE, WhatsApp, Telegram,
 Discord, Messenger, Instagram). Chat messages carry a `speaker`: `load_posts(..., speakers=[...])` keeps
-the chosen ones (`list_speakers` counts them).
+the chosen ones (`list_speakers` counts them). Subtitles by a `WEBVTT` header or SRT timing, an old X
+archive's tweets.csv and Reddit's comments.csv / posts.csv by their header row.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import logging
 from pathlib import Path
 
 from studio.errors import InputError
-from studio.ingest import archives, bluesky, chat_sources, mastodon, x_archive
+from studio.ingest import archives, bluesky, chat_sources, mastodon, reddit, subtitles, x_archive, x_legacy
 from studio.ingest.base import MAX_FILE_BYTES, Post, read_text
 from studio.ingest.chats import pick_speakers, speaker_counts
 from studio.ingest.jsonl import parse_json, parse_jsonl
@@ -27,8 +28,10 @@ __all__ = ["Post", "load_posts", "load_file", "list_speakers", "parse_pasted", "
 SUPPORTED = (".txt, .csv, .tsv, .jsonl, .json, an X archive (.zip or its tweets.js), "
              "a Mastodon archive (.zip, .tar.gz or its outbox.json), a Bluesky export (.car), "
              "a chat log (LINE or WhatsApp .txt, Telegram result.json, Discord .json/.csv, Messenger or Instagram "
-             "message_1.json) or Instagram posts_1.json")
-UPLOAD_SUFFIXES = [".txt", ".csv", ".tsv", ".jsonl", ".json", ".js", ".zip", ".gz", ".tgz", ".tar", ".car"]
+             "message_1.json) or Instagram posts_1.json, subtitles (.vtt, .srt), an old X archive's tweets.csv, "
+             "Reddit's data export (.zip, or its comments.csv / posts.csv)")
+UPLOAD_SUFFIXES = [".txt", ".csv", ".tsv", ".jsonl", ".json", ".js", ".zip", ".gz", ".tgz", ".tar", ".car",
+                   ".vtt", ".srt"]
 """What an upload widget should accept."""
 
 ARCHIVE_SUFFIXES = (".zip", ".gz", ".tgz", ".tar")
@@ -41,9 +44,16 @@ def _sniff(name: str, text: str) -> str:
         return "x"
     if mastodon.is_outbox(text):
         return "mastodon"
+    if subtitles.is_subtitles(text):
+        return "subtitles"
+    if x_legacy.is_tweets_csv(text):
+        return "x-csv"
+    if reddit.is_reddit_csv(text):
+        return "reddit"
     suffix = Path(name).suffix.lower()
     by_suffix = {".txt": "text", ".text": "text", ".md": "text", ".csv": "table", ".tsv": "table",
-                 ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".js": "x"}
+                 ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".js": "x",
+                 ".vtt": "subtitles", ".srt": "subtitles"}
     if suffix in by_suffix:
         return by_suffix[suffix]
     head = text.lstrip()[:1]
@@ -73,8 +83,16 @@ def _load_archive(path: Path, head: bytes, include_private: bool) -> list[Post]:
         names = archives.zip_names(path)
         if not x_archive.tweet_members(names) and any(mastodon.is_outbox_member(n) for n in names):
             return _load_mastodon(path, include_private, names=names)
+        if not x_archive.tweet_members(names) and (found := reddit.members(names)):
+            return _load_reddit(path, found)
         return x_archive.parse_x_archive(path, names)
     return _load_mastodon(path, include_private)
+
+
+def _load_reddit(path: Path, members: list[str]) -> list[Post]:
+    """Reddit's export zip: posts.csv and comments.csv only."""
+    return [post for name, data in zip(members, archives.read_zip(path, members))
+            for post in reddit.parse_reddit_csv(read_text(data, f"{path.name}:{name}"), f"{path.name}:{name}")]
 
 
 def load_file(path: str | Path, text_column: str | None = None, *, include_private: bool = False) -> list[Post]:
@@ -116,6 +134,12 @@ def _parse_text_file(path: Path, text: str, text_column: str | None, include_pri
         return x_archive.parse_tweets_js(text, path.name)
     if kind == "mastodon":
         return _load_mastodon(path, include_private, text=text)
+    if kind == "reddit":
+        return reddit.parse_reddit_csv(text, path.name)
+    if kind == "x-csv":
+        return x_legacy.parse_tweets_csv(text, path.name)
+    if kind == "subtitles":
+        return subtitles.parse_subtitles(text, path.name)
     if kind == "table":
         return parse_table(text, path.name, text_column=text_column)
     if kind == "jsonl":

@@ -20,6 +20,7 @@ from pathlib import Path
 from studio.errors import InputError
 from studio.ingest.archives import read_zip, zip_names
 from studio.ingest.base import Post, read_text
+from studio.ingest.x_legacy import NOTE_MEMBER, parse_notes, parse_tweets_csv, with_notes
 
 _YTD = re.compile(r"\s*window\.YTD\.([\w-]+)\.part(\d+)\s*=\s*")
 _MEMBER = re.compile(r"^((?:.*/)?)data/(tweets?)(?:-part(\d+))?\.js$")
@@ -43,18 +44,25 @@ def tweet_members(names: list[str]) -> list[str]:
 
 
 def parse_x_archive(path: Path, names: list[str] | None = None) -> list[Post]:
-    """Posts from an X archive zip: its tweets files only."""
+    """Posts from an X archive zip: its tweets files only, long posts completed from note-tweet.js;
+    a pre-2019 archive's tweets.csv. deleted-tweets.js and every other member are never opened."""
     names = zip_names(path) if names is None else names
     members = tweet_members(names)
     if not members:
-        hint = (" It looks like an old archive: upload its tweets.csv instead."
-                if any(n.endswith("tweets.csv") for n in names) else "")
+        old = sorted((n for n in names if n.replace("\\", "/").rsplit("/", 1)[-1] == "tweets.csv"), key=len)
+        if old:
+            return parse_tweets_csv(read_text(read_zip(path, old[:1])[0], f"{path.name}:{old[0]}"), f"{path.name}:{old[0]}")
         raise InputError(f"{path.name}: no data/tweets.js inside: is this an X archive? "
                          "Upload the .zip X sends (Settings and privacy > Your account > Download an archive of your data), "
-                         f"its data/tweets.js, or a Mastodon archive (outbox.json).{hint}")
+                         "its data/tweets.js, or a Mastodon archive (outbox.json).")
+    prefix = _MEMBER.match(members[0].replace("\\", "/")).group(1)
+    notes = [n for n in names if (m := NOTE_MEMBER.match(n.replace("\\", "/"))) and m.group(1) == prefix]
     posts: list[Post] = []
-    for name, data in zip(members, read_zip(path, members)):
+    datas = read_zip(path, members + notes)
+    for name, data in zip(members, datas):
         posts.extend(parse_tweets_js(read_text(data, f"{path.name}:{name}"), path.name))
+    for name, data in zip(notes, datas[len(members):]):
+        with_notes(posts, parse_notes(read_text(data, f"{path.name}:{name}"), f"{path.name}:{name}"))
     return posts
 
 
@@ -64,6 +72,9 @@ def parse_tweets_js(text: str, source: str) -> list[Post]:
     if kind is None:
         raise InputError(f"{source}: not an X archive file (it should start with 'window.YTD.tweets.part0 = ['). "
                          "Upload data/tweets.js from the archive, or the whole archive .zip.")
+    if kind == "note_tweet":
+        raise InputError(f"{source} holds only the full text of long X posts, matched to their tweets in the archive. "
+                         "Upload the whole archive .zip (or data/tweets.js).")
     if kind not in TWEET_KINDS:
         raise InputError(f"{source} holds X '{kind}' data, not the person's own tweets. "
                          "Upload data/tweets.js from the archive, or the whole archive .zip.")
