@@ -62,14 +62,23 @@ def _load_mastodon(path: Path, include_private: bool, names: list[str] | None = 
     return posts
 
 
-def _load_archive(path: Path, head: bytes, include_private: bool) -> list[Post]:
+def _load_archive(path: Path, head: bytes, include_private: bool) -> tuple[str, list[Post]]:
     """An X or Mastodon zip, or a Mastodon tar(.gz): only the posts members are read."""
     if archives.is_zip(head):
         names = archives.zip_names(path)
         if not x_archive.tweet_members(names) and any(mastodon.is_outbox_member(n) for n in names):
-            return _load_mastodon(path, include_private, names=names)
-        return x_archive.parse_x_archive(path, names)
-    return _load_mastodon(path, include_private)
+            return "mastodon", _load_mastodon(path, include_private, names=names)
+        return "x", x_archive.parse_x_archive(path, names)
+    return "mastodon", _load_mastodon(path, include_private)
+
+
+def _stamp(posts: list[Post], source: str, kind: str) -> list[Post]:
+    """Every post says which upload it came from (`source`, the file name) and what kind of export that was
+    (`kind`). A JSON(L) record that already names them (the studio's own output, read again) keeps its own."""
+    for post in posts:
+        post.source = post.source or source
+        post.kind = post.kind or kind
+    return posts
 
 
 def load_file(path: str | Path, text_column: str | None = None, *, include_private: bool = False) -> list[Post]:
@@ -77,6 +86,7 @@ def load_file(path: str | Path, text_column: str | None = None, *, include_priva
 
     `include_private`: keep Mastodon followers-only and direct posts (left out by default;
     `studio.ingest.mastodon.load_mastodon` also returns how many were left out).
+    Each post's `source` is the file's name and its `kind` the kind of export (`studio.ingest.base.KINDS`).
     """
     path = Path(path)
     if not path.is_file():
@@ -85,7 +95,7 @@ def load_file(path: str | Path, text_column: str | None = None, *, include_priva
         head = f.read(512)
     suffix = "".join(path.suffixes[-2:]).lower() if path.suffix.lower() == ".gz" else path.suffix.lower()
     if archives.is_zip(head) or archives.is_gzip(head) or archives.is_tar(head):
-        posts = _load_archive(path, head, include_private)  # read member by member: no size limit here
+        kind, posts = _load_archive(path, head, include_private)  # read member by member: no size limit here
     elif path.suffix.lower() in ARCHIVE_SUFFIXES:
         raise InputError(f"{path.name} is not a {suffix} archive (damaged, or renamed from something else). "
                          "Export it again, or upload the posts as one of: .txt, .csv, .jsonl, .json.")
@@ -94,43 +104,50 @@ def load_file(path: str | Path, text_column: str | None = None, *, include_priva
         if size > MAX_FILE_BYTES:
             raise InputError(f"{path.name} is {size / 1e6:.0f} MB; the limit is {MAX_FILE_BYTES / 1e6:.0f} MB. Split it or keep only the posts.")
         if bluesky.is_car(head) or suffix == ".car":
-            posts = bluesky.parse_car(path.read_bytes(), path.name)
+            kind, posts = "bluesky", bluesky.parse_car(path.read_bytes(), path.name)
         else:  # the bytes are dropped once decoded: a large file is not held twice while parsed
-            posts = _parse_text_file(path, read_text(path.read_bytes(), path.name), text_column, include_private)
+            kind, posts = _parse_text_file(path, read_text(path.read_bytes(), path.name), text_column, include_private)
     if not any(p.text.strip() for p in posts):
         raise InputError(f"{path.name}: no usable text found. Supported formats: {SUPPORTED}, with one post per line or row.")
-    return posts
+    return _stamp(posts, path.name, kind)
 
 
-def _parse_text_file(path: Path, text: str, text_column: str | None, include_private: bool) -> list[Post]:
+def _parse_text_file(path: Path, text: str, text_column: str | None, include_private: bool) -> tuple[str, list[Post]]:
     kind = _sniff(path.name, text)
     if kind == "x":
-        return x_archive.parse_tweets_js(text, path.name)
+        return kind, x_archive.parse_tweets_js(text, path.name)
     if kind == "mastodon":
-        return _load_mastodon(path, include_private, text=text)
+        return kind, _load_mastodon(path, include_private, text=text)
     if kind == "table":
-        return parse_table(text, path.name, text_column=text_column)
+        return "csv", parse_table(text, path.name, text_column=text_column)
     if kind == "jsonl":
-        return parse_jsonl(text, path.name)
+        return kind, parse_jsonl(text, path.name)
     if kind == "json":
-        return parse_json(text, path.name)
-    return parse_text(text, path.name)
+        return kind, parse_json(text, path.name)
+    return "text", parse_text(text, path.name)
 
 
 def load_posts(paths, text_column: str | None = None, *, include_private: bool = False) -> list[Post]:
-    """Posts from several files, in order."""
+    """Posts from several files, in order. Two uploads of the same name are told apart as `name`, `name (2)`..."""
     paths = list(paths)
     if not paths:
         raise InputError(f"No input files given. Upload or name at least one file ({SUPPORTED}).")
     posts: list[Post] = []
+    seen: dict[str, int] = {}
     for path in paths:
-        posts.extend(load_file(path, text_column=text_column, include_private=include_private))
+        loaded = load_file(path, text_column=text_column, include_private=include_private)
+        name = Path(path).name
+        seen[name] = seen.get(name, 0) + 1
+        if seen[name] > 1:
+            for post in loaded:
+                post.source = f"{name} ({seen[name]})" if post.source == name else post.source
+        posts.extend(loaded)
     return posts
 
 
 def parse_pasted(text: str) -> list[Post]:
     """Posts from pasted text: one per line, or separated by blank lines."""
-    posts = parse_text(text or "", "pasted")
+    posts = _stamp(parse_text(text or "", "pasted"), "pasted", "text")
     if not any(p.text.strip() for p in posts):
         raise InputError("The pasted text is empty: paste one post per line, or posts separated by blank lines.")
     return posts

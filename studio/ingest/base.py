@@ -13,12 +13,18 @@ MAX_FILE_BYTES = int(float(os.environ.get("STUDIO_MAX_UPLOAD_MB", "200")) * 1024
 a year of daily posts is a few MB. Archives are read member by member under their own caps."""
 
 
+KINDS = {"x": "X archive", "mastodon": "Mastodon archive", "bluesky": "Bluesky export", "csv": "CSV/TSV table",
+         "jsonl": "JSON lines", "json": "JSON", "text": "plain text"}
+"""`Post.kind` -> what to call it in a report (parsers added later may add kinds: a report shows an unknown kind as is)."""
+
+
 @dataclass
 class Post:
     """One post as a parser found it. Cleaning decides what to do with retweets, replies and the rest."""
 
     text: str
-    source: str = ""
+    source: str = ""  # the upload it came from: its file name ('pasted' for pasted text), set by load_file
+    kind: str = ""  # what kind of export that upload was (KINDS), set by load_file
     created_at: str | None = None  # ISO 8601 where the export gives a date
     lang: str | None = None  # the export's own language tag (X and Mastodon give one)
     id: str | None = None
