@@ -102,3 +102,12 @@ def groups(posts) -> list[list[int]]:
     for i, post in enumerate(posts):
         found.setdefault(post.source or UNNAMED, []).append(i)
     return list(found.values())
+
+
+def split_counts(train, validation) -> dict[str, list[int]]:
+    """{source: [train posts, validation posts]}."""
+    counts: dict[str, list[int]] = {}
+    for part, posts in enumerate((train, validation)):
+        for post in posts:
+            counts.setdefault(post.source or UNNAMED, [0, 0])[part] += 1
+    return counts
