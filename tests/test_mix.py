@@ -70,3 +70,22 @@ def test_apportion_keeps_the_fraction_and_every_source():
     assert apportion([100, 3, 2, 1], 10) == [8, 1, 1, 0]
     assert apportion([5, 5, 5], 2) == [1, 1, 0]  # fewer held-out posts than sources: the first largest
     assert sum(apportion([1000, 999, 7], 200)) == 200
+
+
+def test_persona_report_and_card_show_the_sources_by_kind_never_the_posts(tmp_path):
+    from studio.persona.card import build_card
+    from studio.persona.registry import Persona
+    from studio.persona.summary import describe
+
+    posts = load_posts([KOUME_CSV, X_ZIP])
+    kept, report = clean_posts(posts)
+    persona = Persona(name="mix", slug="mix", base_model={"id": "HuggingFaceTB/SmolLM2-135M-Instruct"},
+                      data=report.to_dict(), path=tmp_path / "mix")
+    (tmp_path / "mix" / "adapter").mkdir(parents=True)
+    x, csv = report.sources["x-archive-andreruffert.zip"], report.sources["koume-dayuu-tweets.csv"]
+    line = f"CSV/TSV table: {csv['kept']} kept of 4406, X archive: {x['kept']} kept of 1986"
+    card, text = str(build_card(persona)), describe(persona)
+    assert line in card and line in text
+    for shown in (card, text):  # counts by kind only: no file names, no posts
+        assert "koume-dayuu-tweets.csv" not in shown and "andreruffert.zip" not in shown
+        assert kept[0].text not in shown and kept[-1].text not in shown
