@@ -165,18 +165,19 @@ def clean_posts(posts: list[Post], config: CleanConfig | None = None) -> tuple[l
     config = config or CleanConfig()
     report = CleanReport(loaded=len(posts), config=config.to_dict(), sources=tally_loaded(posts))
     names = names_pattern(config.scrub_names)
-    kept, seen = [], set()
+    kept, seen = [], {}  # hash of a kept post's dedupe key -> its index: a million keys as strings took 250 MB
     for post in posts:
         report.at = post.source
         text = _clean_one(post, config, names, report)
         if text is None:
             continue
         key = t.dedupe_key(text)
-        if key in seen:
+        earlier = seen.setdefault(hash(key), len(kept))
+        if earlier != len(kept) and t.dedupe_key(kept[earlier].text) == key:  # a hash collision is not a duplicate
             report.drop("duplicates", text)
             continue
-        seen.add(key)
         kept.append(replace(post, text=text))
+    del seen
     if config.near_duplicates and len(kept) > 1:
         repeats = near_duplicates([p.text for p in kept], config.near_dup_threshold)
         for index in sorted(repeats):
