@@ -89,3 +89,21 @@ def test_persona_report_and_card_show_the_sources_by_kind_never_the_posts(tmp_pa
     for shown in (card, text):  # counts by kind only: no file names, no posts
         assert "koume-dayuu-tweets.csv" not in shown and "andreruffert.zip" not in shown
         assert kept[0].text not in shown and kept[-1].text not in shown
+
+
+def test_cli_ingest_of_two_exports_says_each_source(tmp_path):
+    import json
+
+    from tests.test_cli import studio
+
+    out, report = tmp_path / "posts.jsonl", tmp_path / "report.json"
+    result = studio("ingest", KOUME_CSV, X_ZIP, "--out", out, "--report", report)
+    assert result.returncode == 0, result.stderr
+    assert "by source: koume-dayuu-tweets.csv (csv) 4406 -> " in result.stdout
+    assert "x-archive-andreruffert.zip (x) 1986 -> " in result.stdout
+    written = [json.loads(line) for line in out.read_text().splitlines()]
+    saved = json.loads(report.read_text())["sources"]
+    assert {p["source"] for p in written} == set(saved) and {p["kind"] for p in written} == {"csv", "x"}
+    assert sum(s["kept"] for s in saved.values()) == len(written)
+    again = load_posts([out])  # the studio's own output read again keeps each post's upload and kind
+    assert Counter((p.source, p.kind) for p in again) == Counter((p["source"], p["kind"]) for p in written)
