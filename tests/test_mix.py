@@ -14,7 +14,7 @@ X_ZIP = FIXTURES / "x-archive-andreruffert.zip"
 
 def test_two_real_exports_per_source_funnel_and_split():
     posts = load_posts([KOUME_CSV, X_ZIP])
-    assert {(p.source, p.kind) for p in posts} == {("koume-dayuu-tweets.csv", "csv"), ("x-archive-andreruffert.zip", "x")}
+    assert {(p.upload, p.source) for p in posts} == {("koume-dayuu-tweets.csv", "csv"), ("x-archive-andreruffert.zip", "x")}
     kept, report = clean_posts(posts)
     sources = report.sources
     assert [s["loaded"] for s in sources.values()] == [4406, 1986]
@@ -23,7 +23,7 @@ def test_two_real_exports_per_source_funnel_and_split():
     for step, n in report.removed.items():  # every removed post is counted under its source
         assert sum(s["removed"].get(step, 0) for s in sources.values()) == n
     for name, s in sources.items():
-        assert s["loaded"] - sum(s["removed"].values()) == s["kept"] == sum(p.source == name for p in kept)
+        assert s["loaded"] - sum(s["removed"].values()) == s["kept"] == sum(p.upload == name for p in kept)
     assert sources["x-archive-andreruffert.zip"]["removed"]["retweets"] == 643  # the CSV's retweets are not X's
     rows = report.source_funnel()
     assert abs(sum(r["share"] for r in rows) - 1) < 0.01 and rows[0]["kind"] == "csv"
@@ -32,19 +32,19 @@ def test_two_real_exports_per_source_funnel_and_split():
 
     train, validation = split_posts(kept)
     assert len(validation) == round(len(kept) * 0.1) and len(train) + len(validation) == len(kept)
-    per_train, per_val = Counter(p.source for p in train), Counter(p.source for p in validation)
+    per_train, per_val = Counter(p.upload for p in train), Counter(p.upload for p in validation)
     assert set(per_train) == set(per_val) == set(sources)
     for name, s in sources.items():  # each source is held out in proportion (within one post)
         assert abs(per_val[name] - 0.1 * s["kept"]) <= 1
     assert split_posts(kept) == (train, validation)
     newest_train, newest_val = split_posts(kept, CleanConfig(validation="newest"))
-    assert set(p.source for p in newest_val) == set(sources)
+    assert set(p.upload for p in newest_val) == set(sources)
 
 
 def test_report_round_trips_and_unticked_posts_count_under_their_source():
     from studio.clean import CleanReport
 
-    posts = [Post(f"post number {i} from the notes file", source="notes.txt", kind="text") for i in range(12)]
+    posts = [Post(f"post number {i} from the notes file", source="text", upload="notes.txt") for i in range(12)]
     posts += parse_pasted("a pasted line that is long enough\nanother pasted line here")
     _, report = clean_posts(posts, CleanConfig(near_duplicates=False))
     again = CleanReport.from_dict(report.to_dict())
@@ -59,10 +59,11 @@ def test_a_single_post_source_goes_to_training_and_same_names_are_told_apart(tmp
     for folder, lines in (("a", 20), ("b", 1)):
         (tmp_path / folder / "posts.txt").write_text("\n".join(f"{folder} says line {i} today" for i in range(lines)))
     posts = load_posts([tmp_path / "a" / "posts.txt", tmp_path / "b" / "posts.txt"])
-    assert Counter(p.source for p in posts) == {"posts.txt": 20, "posts.txt (2)": 1}
+    assert Counter(p.upload for p in posts) == {"posts.txt": 20, "posts.txt (2)": 1}
+    assert {p.source for p in posts} == {"text"}
     train, validation = split_posts(posts)
-    assert len(validation) == 2 and {p.source for p in validation} == {"posts.txt"}
-    assert sum(p.source == "posts.txt (2)" for p in train) == 1
+    assert len(validation) == 2 and {p.upload for p in validation} == {"posts.txt"}
+    assert sum(p.upload == "posts.txt (2)" for p in train) == 1
 
 
 def test_apportion_keeps_the_fraction_and_every_source():
@@ -103,7 +104,7 @@ def test_cli_ingest_of_two_exports_says_each_source(tmp_path):
     assert "x-archive-andreruffert.zip (x) 1986 -> " in result.stdout
     written = [json.loads(line) for line in out.read_text().splitlines()]
     saved = json.loads(report.read_text())["sources"]
-    assert {p["source"] for p in written} == set(saved) and {p["kind"] for p in written} == {"csv", "x"}
+    assert {p["upload"] for p in written} == set(saved) and {p["source"] for p in written} == {"csv", "x"}
     assert sum(s["kept"] for s in saved.values()) == len(written)
     again = load_posts([out])  # the studio's own output read again keeps each post's upload and kind
-    assert Counter((p.source, p.kind) for p in again) == Counter((p["source"], p["kind"]) for p in written)
+    assert Counter((p.upload, p.source) for p in again) == Counter((p["upload"], p["source"]) for p in written)

@@ -18,7 +18,7 @@ from studio.clean import text as t
 from studio.clean.config import CleanConfig
 from studio.clean.near_dup import near_duplicates
 from studio.clean.privacy import names_pattern, scrub_emails, scrub_names, scrub_phones
-from studio.clean.sources import apportion, count_drop, groups, summary_part, tally_loaded
+from studio.clean.sources import apportion, count_drop, groups, source_key, summary_part, tally_loaded
 from studio.errors import InputError
 from studio.ingest.base import Post
 
@@ -167,7 +167,7 @@ def clean_posts(posts: list[Post], config: CleanConfig | None = None) -> tuple[l
     names = names_pattern(config.scrub_names)
     kept, seen = [], {}  # hash of a kept post's dedupe key -> its index: a million keys as strings took 250 MB
     for post in posts:
-        report.at = post.source
+        report.at = source_key(post)
         text = _clean_one(post, config, names, report)
         if text is None:
             continue
@@ -181,7 +181,7 @@ def clean_posts(posts: list[Post], config: CleanConfig | None = None) -> tuple[l
     if config.near_duplicates and len(kept) > 1:
         repeats = near_duplicates([p.text for p in kept], config.near_dup_threshold)
         for index in sorted(repeats):
-            report.drop("near_duplicates", kept[index].text, kept[index].source)
+            report.drop("near_duplicates", kept[index].text, source_key(kept[index]))
             s = report.steps["near_duplicates"]
             if len(s.examples) <= EXAMPLES_PER_STEP and "text" in s.examples[-1] and s.examples[-1]["text"] == kept[index].text[:EXAMPLE_CHARS]:
                 s.examples[-1]["like"] = kept[repeats[index]].text[:EXAMPLE_CHARS]

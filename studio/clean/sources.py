@@ -1,7 +1,7 @@
 """Several uploads, one persona: each source's share of the funnel, and a split that keeps every source in both parts.
 
-A source is one upload (`Post.source`, its file name); `Post.kind` says what kind of export it was. The report keeps,
-per source, its kind and counts only (loaded, removed per step, kept): never its posts.
+A source is one upload (`Post.upload`, its file name); `Post.source` says what kind of export it was. The report
+keeps, per upload, its kind and counts only (loaded, removed per step, kept): never its posts.
 """
 
 from __future__ import annotations
@@ -14,6 +14,13 @@ UNNAMED = "posts"
 """The source of posts that name none (posts built in code)."""
 
 
+def source_key(post) -> str:
+    """The upload a post (a Post, or its dict) is counted under."""
+    if isinstance(post, dict):
+        return post.get("upload") or post.get("source") or UNNAMED
+    return post.upload or post.source or UNNAMED
+
+
 def new_source(kind: str) -> dict:
     return {"kind": kind or "", "loaded": 0, "removed": {}, "kept": 0}
 
@@ -22,9 +29,9 @@ def tally_loaded(posts) -> dict[str, dict]:
     """{source: counts} for the posts as loaded, in the order the sources first appear."""
     sources: dict[str, dict] = {}
     for post in posts:
-        entry = sources.get(post.source or UNNAMED)
+        entry = sources.get(source_key(post))
         if entry is None:
-            entry = sources[post.source or UNNAMED] = new_source(post.kind)
+            entry = sources[source_key(post)] = new_source(post.source)
         entry["loaded"] += 1
     for entry in sources.values():
         entry["kept"] = entry["loaded"]
@@ -100,7 +107,7 @@ def groups(posts) -> list[list[int]]:
     """Indexes of the posts of each source, in the order the sources first appear."""
     found: dict[str, list[int]] = {}
     for i, post in enumerate(posts):
-        found.setdefault(post.source or UNNAMED, []).append(i)
+        found.setdefault(source_key(post), []).append(i)
     return list(found.values())
 
 
@@ -109,5 +116,5 @@ def split_counts(train, validation) -> dict[str, list[int]]:
     counts: dict[str, list[int]] = {}
     for part, posts in enumerate((train, validation)):
         for post in posts:
-            counts.setdefault(post.source or UNNAMED, [0, 0])[part] += 1
+            counts.setdefault(source_key(post), [0, 0])[part] += 1
     return counts

@@ -72,12 +72,14 @@ def _load_archive(path: Path, head: bytes, include_private: bool) -> tuple[str, 
     return "mastodon", _load_mastodon(path, include_private)
 
 
-def _stamp(posts: list[Post], source: str, kind: str) -> list[Post]:
-    """Every post says which upload it came from (`source`, the file name) and what kind of export that was
-    (`kind`). A JSON(L) record that already names them (the studio's own output, read again) keeps its own."""
+def _stamp(posts: list[Post], name: str, kind: str) -> list[Post]:
+    """Every post says what kind of export it came from (`source`) and which upload (`upload`, the file's name).
+    A parser that names a finer kind ('whatsapp') keeps it, and so does a JSON(L) record that names its own (the
+    studio's own output, read again); a parser that passed the file name as its source gets the kind."""
     for post in posts:
-        post.source = post.source or source
-        post.kind = post.kind or kind
+        post.upload = post.upload or name
+        if not post.source or post.source == name:
+            post.source = kind
     return posts
 
 
@@ -86,7 +88,7 @@ def load_file(path: str | Path, text_column: str | None = None, *, include_priva
 
     `include_private`: keep Mastodon followers-only and direct posts (left out by default;
     `studio.ingest.mastodon.load_mastodon` also returns how many were left out).
-    Each post's `source` is the file's name and its `kind` the kind of export (`studio.ingest.base.KINDS`).
+    Each post's `source` is the kind of export (`studio.ingest.base.KINDS`) and its `upload` the file's name.
     """
     path = Path(path)
     if not path.is_file():
@@ -140,7 +142,7 @@ def load_posts(paths, text_column: str | None = None, *, include_private: bool =
         seen[name] = seen.get(name, 0) + 1
         if seen[name] > 1:
             for post in loaded:
-                post.source = f"{name} ({seen[name]})" if post.source == name else post.source
+                post.upload = f"{name} ({seen[name]})" if post.upload == name else post.upload
         posts.extend(loaded)
     return posts
 

@@ -15,7 +15,7 @@ a year of daily posts is a few MB. Archives are read member by member under thei
 
 KINDS = {"x": "X archive", "mastodon": "Mastodon archive", "bluesky": "Bluesky export", "csv": "CSV/TSV table",
          "jsonl": "JSON lines", "json": "JSON", "text": "plain text"}
-"""`Post.kind` -> what to call it in a report (parsers added later may add kinds: a report shows an unknown kind as is)."""
+"""`Post.source` (the kind of export) -> what to call it in a report (parsers added later may add kinds: a report shows an unknown kind as is)."""
 
 
 @dataclass(slots=True)
@@ -24,8 +24,8 @@ class Post:
     Slotted: a million posts take about half the memory of a dict per post."""
 
     text: str
-    source: str = ""  # the upload it came from: its file name ('pasted' for pasted text), set by load_file
-    kind: str = ""  # what kind of export that upload was (KINDS), set by load_file
+    source: str = ""  # the kind of export it came from (KINDS: 'x', 'csv', 'whatsapp'...), set by load_file
+    upload: str = ""  # the upload it came from: the file's name ('pasted' for pasted text), set by load_file
     created_at: str | None = None  # ISO 8601 where the export gives a date
     lang: str | None = None  # the export's own language tag (X and Mastodon give one)
     id: str | None = None

@@ -9,6 +9,7 @@ import gradio as gr
 import pandas as pd
 
 from studio.clean import CleanConfig, CleanReport, clean_posts
+from studio.clean.sources import source_key
 from studio.errors import InputError
 from studio.ingest import SUPPORTED, UPLOAD_SUFFIXES, Post, load_posts, parse_pasted
 from studio.ingest.base import read_text
@@ -124,7 +125,7 @@ def selected(posts: list[dict], report: CleanReport | None, table) -> tuple[list
     if table is not None and len(table):
         unticked = {int(row["#"]) for _, row in table.iterrows() if not bool(row["use"])}
     for index in sorted(unticked):
-        report.drop("unticked", posts[index]["text"], posts[index].get("source"))
+        report.drop("unticked", posts[index]["text"], source_key(posts[index]))
     report.kept -= len(unticked)
     return [Post.from_dict(p) for i, p in enumerate(posts) if i not in unticked], report
 
