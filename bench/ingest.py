@@ -1,9 +1,10 @@
 """Ingest + clean throughput and near-duplicate scaling, each beside a baseline from the same run.
 
-    python bench/ingest.py [--posts 100000] [--sizes 10000 100000 1000000]
+    python bench/ingest.py [--posts 100000 1000000] [--sizes 10000 100000 1000000]
 
-1. Ingest + clean of N posts (a JSONL file built from the real fixtures, varied), process start excluded;
-   baseline: the same with near-duplicate removal off.
+1. Ingest + clean of N posts (a JSONL file built from the real fixtures, varied) at 100k and 1M posts, each in a
+   fresh process: time (process start and building the file excluded) and peak RSS;
+   baseline: the same with near-duplicate removal off (100k only)...
 2. Near-duplicate stage alone at each size (synthetic posts, 5 % planted edited copies), in a fresh
    process each: time, peak memory (RSS) and the share found of the planted copies whose true Jaccard
    similarity (4-character shingles) is at least the 0.8 threshold;
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import resource
 import subprocess
@@ -49,20 +51,35 @@ def build_file(n: int, folder: Path) -> Path:
     return path
 
 
-def bench_ingest(n: int) -> None:
+def ingest_child(path: str, near_dup: str) -> None:
+    """Runs in its own process (peak RSS is this run's alone): read and clean one built file."""
     from studio.clean import CleanConfig, clean_posts
     from studio.ingest import load_file
 
-    with tempfile.TemporaryDirectory() as folder:
-        path = build_file(n, Path(folder))
-        for label, config in (("full pipeline", CleanConfig()), ("baseline: near-duplicates off", CleanConfig(near_duplicates=False))):
-            start = time.perf_counter()
-            posts = load_file(path)
-            loaded = time.perf_counter()
-            kept, report = clean_posts(posts, config)
-            done = time.perf_counter()
-            print(f"ingest+clean {n} posts, {label}: {done - start:.2f} s (read {loaded - start:.2f} s, clean {done - loaded:.2f} s), "
-                  f"{report.kept} kept")
+    start = time.perf_counter()
+    posts = load_file(path)
+    loaded = time.perf_counter()
+    kept, report = clean_posts(posts, CleanConfig(near_duplicates=near_dup == "on"))
+    done = time.perf_counter()
+    print(json.dumps({"seconds": done - start, "read": loaded - start, "clean": done - loaded, "kept": report.kept,
+                      "peak_mb": peak_rss_mb()}))
+
+
+def bench_ingest(sizes: list[int]) -> None:
+    for n in sizes:
+        with tempfile.TemporaryDirectory() as folder:
+            path = build_file(n, Path(folder))
+            runs = [("full pipeline", "on")] + ([("baseline: near-duplicates off", "off")] if n <= 100_000 else [])
+            for label, near_dup in runs:
+                env = {**os.environ, "STUDIO_MAX_UPLOAD_MB": "2000"}  # 1M posts are a ~200 MB file
+                out = subprocess.run([sys.executable, __file__, "--ingest-child", str(path), near_dup],
+                                     capture_output=True, text=True, env=env)
+                if out.returncode != 0:
+                    print(f"ingest+clean {n} posts, {label}: failed\n{out.stderr[-2000:]}")
+                    continue
+                r = json.loads(out.stdout.strip().splitlines()[-1])
+                print(f"ingest+clean {n:>9} posts, {label}: {r['seconds']:.2f} s (read {r['read']:.2f} s, clean "
+                      f"{r['clean']:.2f} s), peak RSS {r['peak_mb']:.0f} MB, {r['kept']} kept", flush=True)
 
 
 def synthetic(n: int, seed: int = 0) -> tuple[list[str], dict[int, int]]:
@@ -143,12 +160,15 @@ def bench_scaling(sizes: list[int]) -> None:
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--posts", type=int, default=100_000)
+    parser.add_argument("--posts", type=int, nargs="*", default=[100_000, 1_000_000])
     parser.add_argument("--sizes", type=int, nargs="*", default=[10_000, 100_000, 1_000_000])
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--ingest-child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         return child(int(args.child[0]), args.child[1])
+    if args.ingest_child:
+        return ingest_child(*args.ingest_child)
     bench_ingest(args.posts)
     bench_scaling(args.sizes)
 

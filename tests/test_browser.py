@@ -124,7 +124,8 @@ def test_bad_upload_shows_a_clear_error(app_url, tmp_path):
 
 
 def test_x_archive_funnel_untick_and_train(app_url, tmp_path):
-    """The funnel of a real X archive, one post unticked, and the persona's report that counts it."""
+    """The funnel of a real X archive uploaded with a CSV (per source too), one post unticked, and the persona's
+    report that counts it."""
     from playwright.sync_api import expect, sync_playwright
 
     from studio.persona.registry import PersonaRegistry
@@ -134,10 +135,15 @@ def test_x_archive_funnel_untick_and_train(app_url, tmp_path):
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"])
         page = browser.new_page(viewport={"width": 1400, "height": 1400})
         page.goto(app_url)
-        page.set_input_files("#data-files input[type=file]", str(FIXTURES / "x-archive-andreruffert.zip"))
+        page.set_input_files("#data-files input[type=file]", [str(FIXTURES / "x-archive-andreruffert.zip"),
+                                                               str(FIXTURES / "koume-dayuu-tweets.csv")])
         page.click("#data-load")
         summary = page.locator("#data-summary")
-        expect(summary).to_contain_text("1986 posts loaded", timeout=60_000)
+        expect(summary).to_contain_text("6392 posts loaded", timeout=60_000)
+        sources = page.locator("#data-sources")
+        for text in ("x-archive-andreruffert.zip", "1986", "koume-dayuu-tweets.csv", "4406", "retweets", "share"):
+            expect(sources).to_contain_text(text)
+        expect(summary).to_contain_text("Mix of the kept posts: x-archive-andreruffert.zip 21% (orange), koume-dayuu-tweets.csv 79% (blue)")
         expect(page.locator("#data-steps")).to_contain_text("retweets")
         expect(page.locator("#data-steps")).to_contain_text("643")
         expect(page.locator("#data-funnel")).to_be_visible()
@@ -146,13 +152,17 @@ def test_x_archive_funnel_untick_and_train(app_url, tmp_path):
         page.wait_for_timeout(500)
         artifacts = ROOT / "artifacts"
         artifacts.mkdir(exist_ok=True)
-        page.screenshot(path=str(artifacts / "browser-data-funnel.png"), full_page=False)
+        page.screenshot(path=str(artifacts / "browser-data-funnel.png"), full_page=True)
 
         train_in_browser(page, "andre", steps=2)
         browser.close()
     persona = PersonaRegistry(tmp_path / "personas").get("andre")
     assert persona.data["removed"]["retweets"] == 643 and persona.data["removed"]["unticked"] == 1
     assert persona.data["kept"] == kept - 1 == persona.data["split"]["train"] + persona.data["split"]["validation"]
+    sources = persona.data["sources"]
+    assert [s["loaded"] for s in sources.values()] == [1986, 4406]
+    assert sum(s["kept"] for s in sources.values()) == kept - 1
+    assert all(train > 0 and validation > 0 for train, validation in persona.data["split"]["sources"].values())
 
 
 def test_live_loss_plot_and_cancel(app_url, tmp_path, posts_file):

@@ -10,7 +10,7 @@ from tests.conftest import KOUME_CSV
 def test_text_one_post_per_line(posts_file):
     posts = load_file(posts_file)
     assert [p.text for p in posts][:2] == ["Coffee first, then code. Always in that order.", "Shipped a tiny fix today and it felt great."]
-    assert all(p.source == "posts.txt" for p in posts)
+    assert all(p.upload == "posts.txt" and p.source == "text" for p in posts)
 
 
 def test_csv_detects_text_column(tmp_path):

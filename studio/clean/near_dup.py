@@ -13,7 +13,7 @@ import numpy as np
 
 MAX_HASH = np.uint64(0xFFFFFFFF)
 SHIFT = np.uint64(32)
-CHUNK = 20_000
+CHUNK = 5_000  # posts hashed at once (and candidate pairs checked at once): 20k took 270 MB more at 1M posts
 
 
 def lsh_bands(threshold: float, num_perm: int, recall: float = 0.95) -> tuple[int, int]:
@@ -83,7 +83,8 @@ def near_duplicates(texts: list[str], threshold: float = 0.8, num_perm: int = 64
         if not len(candidates):
             continue
         dup, rep = order[candidates], first[candidates]
-        agree = (sig[dup] == sig[rep]).mean(axis=1) >= threshold
+        agree = np.concatenate([(sig[dup[i:i + CHUNK]] == sig[rep[i:i + CHUNK]]).mean(axis=1) >= threshold
+                                for i in range(0, len(dup), CHUNK)])  # in parts: at 1M posts they are many
         for d, r in zip(dup[agree].tolist(), rep[agree].tolist()):
             found.setdefault(d, r)
     return found

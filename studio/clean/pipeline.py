@@ -18,6 +18,7 @@ from studio.clean import text as t
 from studio.clean.config import CleanConfig
 from studio.clean.near_dup import near_duplicates
 from studio.clean.privacy import names_pattern, privacy_example, scrub_addresses, scrub_emails, scrub_names, scrub_phones
+from studio.clean.sources import apportion, count_drop, groups, source_key, summary_part, tally_loaded
 from studio.errors import InputError
 from studio.ingest.base import Post
 
@@ -46,12 +47,19 @@ class CleanReport:
     stats: dict = field(default_factory=dict)
     split: dict = field(default_factory=dict)
     config: dict = field(default_factory=dict)
+    sources: dict[str, dict] = field(default_factory=dict)  # per upload: kind, loaded, removed per step, kept
+
+    def __post_init__(self):
+        self.at: str | None = None  # the source of the post being cleaned (not saved): drop() counts it there
 
     @property
     def removed(self) -> dict[str, int]:
         return {name: s.removed for name, s in self.steps.items() if s.removed}
 
-    def drop(self, step: str, text: str) -> None:
+    def drop(self, step: str, text: str, source: str | None = None) -> None:
+        """Count a removed post, under its source too (`source`, else the post being cleaned)."""
+        if self.sources:
+            count_drop(self.sources, source or self.at, step)
         s = self.steps[step]
         s.removed += 1
         if len(s.examples) < EXAMPLES_PER_STEP:
@@ -76,7 +84,15 @@ class CleanReport:
 
     def summary(self) -> str:
         removed = ", ".join(f"{n} {name.replace('_', ' ')}" for name, n in self.removed.items())
-        return f"{self.loaded} loaded, {self.kept} kept" + (f" (removed: {removed})" if removed else "")
+        line = f"{self.loaded} loaded, {self.kept} kept" + (f" (removed: {removed})" if removed else "")
+        return line + (f"; by source: {summary_part(self.sources)}" if len(self.sources) > 1 else "")
+
+    def source_funnel(self) -> list[dict]:
+        """One row per source: kind, loaded, removed per step (0 where none), kept, and its share of the kept posts."""
+        total = sum(s["kept"] for s in self.sources.values()) or 1
+        return [{"source": name, "kind": s["kind"], "loaded": s["loaded"],
+                 **{step: s["removed"].get(step, 0) for step in self.removed}, "kept": s["kept"],
+                 "share": round(s["kept"] / total, 3)} for name, s in self.sources.items()]
 
     def to_dict(self) -> dict:
         data = asdict(self)
@@ -87,7 +103,7 @@ class CleanReport:
     def from_dict(cls, data: dict) -> "CleanReport":
         """The inverse of to_dict (a job reads the report its request was saved with)."""
         steps = {name: StepReport(**step) for name, step in data.get("steps", {}).items()}
-        fields = {k: v for k, v in data.items() if k in ("loaded", "kept", "privacy", "stats", "split", "config")}
+        fields = {k: v for k, v in data.items() if k in ("loaded", "kept", "privacy", "stats", "split", "config", "sources")}
         report = cls(**fields)
         report.steps.update(steps)
         return report
@@ -176,23 +192,25 @@ def scrub_context(context: str | None, lang: str | None, c: CleanConfig, names) 
 def clean_posts(posts: list[Post], config: CleanConfig | None = None) -> tuple[list[Post], CleanReport]:
     """Run the whole pipeline; raises InputError when nothing is left."""
     config = config or CleanConfig()
-    report = CleanReport(loaded=len(posts), config=config.to_dict())
+    report = CleanReport(loaded=len(posts), config=config.to_dict(), sources=tally_loaded(posts))
     names = names_pattern(config.scrub_names)
-    kept, seen = [], set()
+    kept, seen = [], {}  # hash of a kept post's dedupe key -> its index: a million keys as strings took 250 MB
     for post in posts:
+        report.at = source_key(post)
         text = _clean_one(post, config, names, report)
         if text is None:
             continue
         key = t.dedupe_key(text)
-        if key in seen:
+        earlier = seen.setdefault(hash(key), len(kept))
+        if earlier != len(kept) and t.dedupe_key(kept[earlier].text) == key:  # a hash collision is not a duplicate
             report.drop("duplicates", text)
             continue
-        seen.add(key)
         kept.append(replace(post, text=text, context=scrub_context(post.context, post.lang, config, names)))
+    del seen
     if config.near_duplicates and len(kept) > 1:
         repeats = near_duplicates([p.text for p in kept], config.near_dup_threshold)
         for index in sorted(repeats):
-            report.drop("near_duplicates", kept[index].text)
+            report.drop("near_duplicates", kept[index].text, source_key(kept[index]))
             s = report.steps["near_duplicates"]
             if len(s.examples) <= EXAMPLES_PER_STEP and "text" in s.examples[-1] and s.examples[-1]["text"] == kept[index].text[:EXAMPLE_CHARS]:
                 s.examples[-1]["like"] = kept[repeats[index]].text[:EXAMPLE_CHARS]
@@ -229,19 +247,23 @@ def post_stats(posts: list[Post]) -> dict:
 
 
 def split_posts(posts: list[Post], config: CleanConfig | None = None) -> tuple[list[Post], list[Post]]:
-    """Deterministic train/validation split: seeded random, or the newest posts as validation.
-    Fewer than 10 posts are all kept for training."""
+    """Deterministic train/validation split: seeded random, or the newest posts as validation, taken from each
+    source (upload) in proportion to its size, so that every source with 2 or more posts is in both parts (a
+    source of one post goes to training). Fewer than 10 posts are all kept for training."""
     config = config or CleanConfig()
     n_val = round(len(posts) * config.validation_fraction) if len(posts) >= 10 else 0
     if config.validation_fraction > 0 and len(posts) >= 10:
         n_val = max(1, n_val)
     if n_val == 0:
         return list(posts), []
-    if config.validation == "newest":
-        epoch = datetime.min.replace(tzinfo=timezone.utc)
-        order = sorted(range(len(posts)), key=lambda i: (parse_date(posts[i].created_at) or epoch, i))
-    else:
-        order = list(range(len(posts)))
-        random.Random(config.split_seed).shuffle(order)
-    held = set(order[-n_val:])
+    parts = groups(posts)
+    if all(len(part) < 2 for part in parts):
+        parts = [list(range(len(posts)))]
+    rng, epoch, held = random.Random(config.split_seed), datetime.min.replace(tzinfo=timezone.utc), set()
+    for order, quota in zip(parts, apportion([len(part) for part in parts], n_val)):
+        if config.validation == "newest":
+            order = sorted(order, key=lambda i: (parse_date(posts[i].created_at) or epoch, i))
+        else:
+            rng.shuffle(order)
+        held.update(order[len(order) - quota:] if quota else ())
     return [p for i, p in enumerate(posts) if i not in held], [p for i, p in enumerate(posts) if i in held]

@@ -77,16 +77,27 @@ def _load_mastodon(path: Path, include_private: bool, names: list[str] | None = 
     return posts
 
 
-def _load_archive(path: Path, head: bytes, include_private: bool) -> list[Post]:
+def _load_archive(path: Path, head: bytes, include_private: bool) -> tuple[str, list[Post]]:
     """An X or Mastodon zip, or a Mastodon tar(.gz): only the posts members are read."""
     if archives.is_zip(head):
         names = archives.zip_names(path)
         if not x_archive.tweet_members(names) and any(mastodon.is_outbox_member(n) for n in names):
-            return _load_mastodon(path, include_private, names=names)
+            return "mastodon", _load_mastodon(path, include_private, names=names)
         if not x_archive.tweet_members(names) and (found := reddit.members(names)):
-            return _load_reddit(path, found)
-        return x_archive.parse_x_archive(path, names)
-    return _load_mastodon(path, include_private)
+            return "reddit", _load_reddit(path, found)
+        return "x", x_archive.parse_x_archive(path, names)
+    return "mastodon", _load_mastodon(path, include_private)
+
+
+def _stamp(posts: list[Post], name: str, kind: str) -> list[Post]:
+    """Every post says what kind of export it came from (`source`) and which upload (`upload`, the file's name).
+    A parser that names a finer kind ('whatsapp') keeps it, and so does a JSON(L) record that names its own (the
+    studio's own output, read again); a parser that passed the file name as its source gets the kind."""
+    for post in posts:
+        post.upload = post.upload or name
+        if not post.source or post.source == name:
+            post.source = kind
+    return posts
 
 
 def _load_reddit(path: Path, members: list[str]) -> list[Post]:
@@ -100,6 +111,7 @@ def load_file(path: str | Path, text_column: str | None = None, *, include_priva
 
     `include_private`: keep Mastodon followers-only and direct posts (left out by default;
     `studio.ingest.mastodon.load_mastodon` also returns how many were left out).
+    Each post's `source` is the kind of export (`studio.ingest.base.KINDS`) and its `upload` the file's name.
     """
     path = Path(path)
     if not path.is_file():
@@ -108,7 +120,7 @@ def load_file(path: str | Path, text_column: str | None = None, *, include_priva
         head = f.read(512)
     suffix = "".join(path.suffixes[-2:]).lower() if path.suffix.lower() == ".gz" else path.suffix.lower()
     if archives.is_zip(head) or archives.is_gzip(head) or archives.is_tar(head):
-        posts = _load_archive(path, head, include_private)  # read member by member: no size limit here
+        kind, posts = _load_archive(path, head, include_private)  # read member by member: no size limit here
     elif path.suffix.lower() in ARCHIVE_SUFFIXES:
         raise InputError(f"{path.name} is not a {suffix} archive (damaged, or renamed from something else). "
                          "Export it again, or upload the posts as one of: .txt, .csv, .jsonl, .json.")
@@ -117,42 +129,43 @@ def load_file(path: str | Path, text_column: str | None = None, *, include_priva
         if size > MAX_FILE_BYTES:
             raise InputError(f"{path.name} is {size / 1e6:.0f} MB; the limit is {MAX_FILE_BYTES / 1e6:.0f} MB. Split it or keep only the posts.")
         if bluesky.is_car(head) or suffix == ".car":
-            posts = bluesky.parse_car(path.read_bytes(), path.name)
+            kind, posts = "bluesky", bluesky.parse_car(path.read_bytes(), path.name)
         else:  # the bytes are dropped once decoded: a large file is not held twice while parsed
-            posts = _parse_text_file(path, read_text(path.read_bytes(), path.name), text_column, include_private)
+            kind, posts = _parse_text_file(path, read_text(path.read_bytes(), path.name), text_column, include_private)
     if not any(p.text.strip() for p in posts):
         raise InputError(f"{path.name}: no usable text found. Supported formats: {SUPPORTED}, with one post per line or row.")
-    return posts
+    return _stamp(posts, path.name, kind)
 
 
-def _parse_text_file(path: Path, text: str, text_column: str | None, include_private: bool) -> list[Post]:
+def _parse_text_file(path: Path, text: str, text_column: str | None, include_private: bool) -> tuple[str, list[Post]]:
     chat = chat_sources.sniff(path.name, text)
     if chat:
-        return chat_sources.parse(chat, text, path.name)
+        return chat, chat_sources.parse(chat, text, path.name)
     kind = _sniff(path.name, text)
     if kind == "x":
-        return x_archive.parse_tweets_js(text, path.name)
+        return kind, x_archive.parse_tweets_js(text, path.name)
     if kind == "mastodon":
-        return _load_mastodon(path, include_private, text=text)
+        return kind, _load_mastodon(path, include_private, text=text)
     if kind == "reddit":
-        return reddit.parse_reddit_csv(text, path.name)
+        return kind, reddit.parse_reddit_csv(text, path.name)
     if kind == "x-csv":
-        return x_legacy.parse_tweets_csv(text, path.name)
+        return "x", x_legacy.parse_tweets_csv(text, path.name)
     if kind == "subtitles":
-        return subtitles.parse_subtitles(text, path.name)
+        return kind, subtitles.parse_subtitles(text, path.name)
     if kind == "table":
-        return parse_table(text, path.name, text_column=text_column)
+        return "csv", parse_table(text, path.name, text_column=text_column)
     if kind == "jsonl":
-        return parse_jsonl(text, path.name)
+        return kind, parse_jsonl(text, path.name)
     if kind == "json":
-        return parse_json(text, path.name)
-    return parse_text(text, path.name)
+        return kind, parse_json(text, path.name)
+    return "text", parse_text(text, path.name)
 
 
 def load_posts(paths, text_column: str | None = None, *, include_private: bool = False,
                speakers: list[str] | None = None) -> list[Post]:
     """Posts from several files, in order. Chat messages: only those of `speakers` (none needed when the
-    chats have one speaker; a name with no messages is an `InputError` listing the speakers there are)."""
+    chats have one speaker; a name with no messages is an `InputError` listing the speakers there are).
+    Two uploads of the same name are told apart as `name`, `name (2)`..."""
     return pick_speakers(_load_all(paths, text_column, include_private), speakers)
 
 
@@ -166,14 +179,21 @@ def _load_all(paths, text_column: str | None, include_private: bool) -> list[Pos
     if not paths:
         raise InputError(f"No input files given. Upload or name at least one file ({SUPPORTED}).")
     posts: list[Post] = []
+    seen: dict[str, int] = {}
     for path in paths:
-        posts.extend(load_file(path, text_column=text_column, include_private=include_private))
+        loaded = load_file(path, text_column=text_column, include_private=include_private)
+        name = Path(path).name
+        seen[name] = seen.get(name, 0) + 1
+        if seen[name] > 1:
+            for post in loaded:
+                post.upload = f"{name} ({seen[name]})" if post.upload == name else post.upload
+        posts.extend(loaded)
     return posts
 
 
 def parse_pasted(text: str) -> list[Post]:
     """Posts from pasted text: one per line, or separated by blank lines."""
-    posts = parse_text(text or "", "pasted")
+    posts = _stamp(parse_text(text or "", "pasted"), "pasted", "text")
     if not any(p.text.strip() for p in posts):
         raise InputError("The pasted text is empty: paste one post per line, or posts separated by blank lines.")
     return posts

@@ -20,9 +20,19 @@ def _post(item, source: str, where: str) -> Post:
     raise InputError(f"{source}: {where} is a {type(item).__name__}; expected an object with a 'text' field or a string.")
 
 
+def _lines(text: str):
+    """The lines of `text` one at a time (a list of all the lines of a large file would hold it twice)."""
+    start = 0
+    while start < len(text):
+        end = text.find("\n", start)
+        end = len(text) if end < 0 else end
+        yield text[start:end].rstrip("\r")
+        start = end + 1
+
+
 def parse_jsonl(text: str, source: str) -> list[Post]:
     posts = []
-    for number, line in enumerate(text.splitlines(), 1):
+    for number, line in enumerate(_lines(text), 1):
         if not line.strip():
             continue
         try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from studio.clean.sources import kinds_line
 from studio.files import write_text
 from studio.persona.registry import Persona, PersonaRegistry
 
@@ -77,6 +78,8 @@ def _data_section(persona: Persona, include_examples: bool) -> str:
         lines.append(f"- Date range: {stats['date_range'][0]} to {stats['date_range'][1]}")
     if stats.get("languages"):
         lines.append("- Languages: " + ", ".join(f"{k} ({v})" for k, v in stats["languages"].items()))
+    if kinds_line(data.get("sources")):
+        lines.append(f"- Sources (posts kept of loaded, by kind of export): {kinds_line(data.get('sources'))}")
     split = data.get("split") or {}
     if split:
         lines.append(f"- Split: {split.get('train')} posts for training, {split.get('validation')} for validation")

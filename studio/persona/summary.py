@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from studio.clean.sources import kinds_line
 from studio.persona.registry import Persona
 
 
@@ -47,6 +48,8 @@ def describe(persona: Persona, full_evaluation: bool = True) -> str:
         lines.append(f"- Dates: {stats['date_range'][0]} to {stats['date_range'][1]}")
     if stats.get("languages"):
         lines.append("- Languages: " + ", ".join(f"{k} {v}" for k, v in stats["languages"].items()))
+    if kinds_line(data.get("sources")):
+        lines.append(f"- Sources: {kinds_line(data.get('sources'))}")
     if data.get("split"):
         lines.append(f"- Split: {data['split'].get('train')} train / {data['split'].get('validation')} validation")
     train = persona.train

@@ -22,6 +22,7 @@ from typing import Any
 
 from studio.persona.card import write_card
 from studio.clean import CleanConfig, CleanReport, clean_posts, split_posts
+from studio.clean.sources import split_counts
 from studio.training.config import TrainConfig
 from studio.chat_format import build_examples, default_system_prompt, ensure_chat_template, pad_batch
 from studio.errors import InputError, ModelError
@@ -149,7 +150,8 @@ def train_persona(
     slug = registry.check_available(name, overwrite)  # before any work: the name may have been taken meanwhile
     posts, report = _posts_to_train(posts, clean, report, emit)
     train_posts, validation_posts = split_posts(posts, clean)
-    report.split = {"train": len(train_posts), "validation": len(validation_posts), "how": clean.validation}
+    report.split = {"train": len(train_posts), "validation": len(validation_posts), "how": clean.validation,
+                    "sources": split_counts(train_posts, validation_posts)}
     system_prompt = (system_prompt or "").strip() or default_system_prompt(name.strip())
 
     ref, quantized = resolve_base(config.base_model), use_4bit(config.method)

@@ -9,6 +9,7 @@ import gradio as gr
 import pandas as pd
 
 from studio.clean import CleanConfig, CleanReport, clean_posts
+from studio.clean.sources import source_key
 from studio.errors import InputError
 from studio.ingest import SUPPORTED, UPLOAD_SUFFIXES, Post, list_speakers, load_posts, parse_pasted
 from studio.ingest.base import read_text
@@ -18,6 +19,9 @@ from studio.ui.common import user_errors
 DETECT = "(detect)"
 MAX_ROWS = 20_000
 COLUMNS = ["use", "#", "post", "date", "lang"]
+COLOURS = [("#f97316", "orange"), ("#3b82f6", "blue"), ("#10b981", "green"), ("#a855f7", "purple"), ("#ef4444", "red"),
+           ("#eab308", "yellow"), ("#06b6d4", "cyan"), ("#64748b", "grey")]
+"""The funnel's bar colour per source, in upload order (the summary's mix line names them: the plot has no key)."""
 
 
 def _paths(files) -> list[str]:
@@ -59,7 +63,26 @@ def speakers_for(files):
 
 
 def funnel_frame(report: CleanReport) -> pd.DataFrame:
-    return pd.DataFrame(report.funnel(), columns=["stage", "posts"])
+    """(stage, posts left, source): with several sources each bar is split by source."""
+    if len(report.sources) < 2:
+        return pd.DataFrame([[*row, "all"] for row in report.funnel()], columns=["stage", "posts", "source"])
+    rows = []
+    for name, s in report.sources.items():
+        left = s["loaded"]
+        rows.append(["loaded", left, name])
+        for step in report.removed:
+            left -= s["removed"].get(step, 0)
+            rows.append([step, left, name])
+        rows.append(["kept", s["kept"], name])
+    return pd.DataFrame(rows, columns=["stage", "posts", "source"])
+
+
+def sources_frame(report: CleanReport) -> pd.DataFrame:
+    """The funnel per upload: kind, loaded, removed by each step, kept and its share of the kept posts."""
+    rows = report.source_funnel()
+    columns = ["source", "kind", "loaded", *report.removed, "kept", "share"]
+    return pd.DataFrame([[r["source"], r["kind"], r["loaded"], *(r[step] for step in report.removed), r["kept"],
+                          f"{r['share']:.0%}"] for r in rows], columns=[c.replace("_", " ") for c in columns])
 
 
 def steps_frame(report: CleanReport) -> pd.DataFrame:
@@ -79,10 +102,13 @@ def stats_markdown(report: CleanReport) -> str:
     dates = " to ".join(stats["date_range"]) if stats.get("date_range") else "no dates in the export"
     languages = ", ".join(f"{code} {n}" for code, n in list(stats["languages"].items())[:6])
     length = stats["length_chars"]
+    mix = ", ".join(f"{r['source']} {r['share']:.0%} ({COLOURS[i % len(COLOURS)][1]})"
+                    for i, r in enumerate(report.source_funnel()))
     scrubbed = ", ".join(f"{n} {kind}{'s' if n != 1 else ''}" for kind, n in privacy.items() if n) or "nothing found"
     return (f"**{report.loaded}** posts loaded, **{report.kept}** kept.  \n"
             f"Dates: {dates}. Languages: {languages}. Length (characters): median {length['median']:g}, "
-            f"90% under {length['p90']}, longest {length['max']}.  \nPrivacy: replaced {scrubbed}.")
+            f"90% under {length['p90']}, longest {length['max']}.  \nPrivacy: replaced {scrubbed}."
+            + (f"  \nMix of the kept posts: {mix}." if len(report.sources) > 1 else ""))
 
 
 @user_errors
@@ -107,8 +133,10 @@ def load(files, pasted: str, column: str, replies, urls, mentions, hashtags, lan
     table = pd.DataFrame([[True, i, p.text, (p.created_at or "")[:10], p.lang or ""] for i, p in enumerate(kept[:MAX_ROWS])],
                          columns=COLUMNS)
     return ([p.to_dict() for p in kept], report, config, stats_markdown(report),
-            gr.BarPlot(value=funnel_frame(report), sort=[stage for stage, _ in report.funnel()], y_lim=[0, report.loaded]),
-            steps_frame(report), table)
+            gr.BarPlot(value=funnel_frame(report), sort=[stage for stage, _ in report.funnel()], y_lim=[0, report.loaded],
+                       color="source" if len(report.sources) > 1 else None,
+                       color_map={name: COLOURS[i % len(COLOURS)][0] for i, name in enumerate(report.sources)} if len(report.sources) > 1 else None),
+            steps_frame(report), sources_frame(report), table)
 
 
 def selected(posts: list[dict], report: CleanReport | None, table) -> tuple[list[Post], CleanReport | None]:
@@ -120,7 +148,7 @@ def selected(posts: list[dict], report: CleanReport | None, table) -> tuple[list
     if table is not None and len(table):
         unticked = {int(row["#"]) for _, row in table.iterrows() if not bool(row["use"])}
     for index in sorted(unticked):
-        report.drop("unticked", posts[index]["text"])
+        report.drop("unticked", posts[index]["text"], source_key(posts[index]))
     report.kept -= len(unticked)
     return [Post.from_dict(p) for i, p in enumerate(posts) if i not in unticked], report
 
@@ -160,6 +188,8 @@ def build():
         funnel = gr.BarPlot(x="stage", y="posts", label="Cleaning funnel", height=260, elem_id="data-funnel")
         steps = gr.Dataframe(headers=["step", "removed", "changed", "examples"], label="What each step did",
                              interactive=False, wrap=True, elem_id="data-steps")
+    sources = gr.Dataframe(label="Each source: loaded, removed by each step, kept, share of the kept posts",
+                           interactive=False, elem_id="data-sources")
     table = gr.Dataframe(headers=COLUMNS, datatype=["bool", "number", "str", "str", "str"], label="Kept posts: untick any you do not want",
                          interactive=True, wrap=True, max_height=420, elem_id="data-posts")
     posts, report, config = gr.State([]), gr.State(None), gr.State(None)
@@ -167,5 +197,5 @@ def build():
     files.change(speakers_for, files, speakers)
     load_button.click(load, [files, pasted, column, replies, urls, mentions, hashtags, languages, max_run, near_dup,
                              threshold, names, validation, include_private, speakers],
-                      [posts, report, config, summary, funnel, steps, table])
+                      [posts, report, config, summary, funnel, steps, sources, table])
     return posts, report, config, table
