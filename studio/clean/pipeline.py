@@ -2,7 +2,7 @@
 
 The funnel, in order: retweets -> replies -> links only -> empty -> language -> too short ->
 duplicates -> near-duplicates -> kept. Steps that edit text (replies, html, urls, mentions,
-hashtags, unicode (with the Japanese width rules), runs, privacy) count the posts they changed, with examples.
+hashtags, unicode (the per-script width rules), runs, privacy) count the posts they changed, with examples.
 """
 
 from __future__ import annotations
@@ -105,11 +105,11 @@ def _clean_one(post: Post, c: CleanConfig, names, report: CleanReport) -> str | 
             text = report.change("replies", text, t.strip_leading_handles(text))
     if c.html:
         text = report.change("html", text, t.strip_html(text))
-    # before links and handles: NFKC turns ＠ｈａｎｄｌｅ into @handle. It folds ！ to ! and japanese_marks puts
-    # it back: the net change of both is reported as one step
+    # before links and handles: ＠ｈａｎｄｌｅ becomes ＠handle. The width rules and the Japanese marks are
+    # reported as one step (with NFKC, ！ folds to ! and the Japanese marks put it back: the net change)
     normalized = t.normalize_unicode(text, c.unicode_form)
-    if c.japanese_marks:
-        normalized = t.japanese_marks(normalized, c.unify_wave_dash)
+    if c.japanese_marks and t.script_of(normalized, post.lang) == "ja":
+        normalized = t.full_width_marks(normalized, c.unify_wave_dash)
     text = report.change("unicode", text, normalized)
     if c.urls != "keep":
         before = text
@@ -195,7 +195,7 @@ def post_stats(posts: list[Post]) -> dict:
         "languages": dict(Counter(p.lang or "unknown" for p in posts).most_common()),
         "length_chars": {"min": lengths[0], "median": statistics.median(lengths),
                          "p90": lengths[int(0.9 * (len(lengths) - 1))], "max": lengths[-1]},
-        "japanese_share": round(sum(t.has_japanese(p.text) for p in posts) / len(posts), 3),
+        "japanese_share": round(sum(t.script_of(p.text, p.lang) == "ja" for p in posts) / len(posts), 3),
     }
 
 
