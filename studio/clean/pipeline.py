@@ -18,6 +18,7 @@ from studio.clean import text as t
 from studio.clean.config import CleanConfig
 from studio.clean.near_dup import near_duplicates
 from studio.clean.privacy import names_pattern, scrub_emails, scrub_names, scrub_phones
+from studio.clean.style import profile, sample, style_changes
 from studio.errors import InputError
 from studio.ingest.base import Post
 
@@ -46,6 +47,8 @@ class CleanReport:
     stats: dict = field(default_factory=dict)
     split: dict = field(default_factory=dict)
     config: dict = field(default_factory=dict)
+    style: dict = field(default_factory=dict)  # {"raw": profile, "cleaned": profile} of the kept posts (clean/style.py)
+    style_changes: list[dict] = field(default_factory=list)  # measure, raw, cleaned, change, by (steps documenting it)
 
     @property
     def removed(self) -> dict[str, int]:
@@ -87,7 +90,7 @@ class CleanReport:
     def from_dict(cls, data: dict) -> "CleanReport":
         """The inverse of to_dict (a job reads the report its request was saved with)."""
         steps = {name: StepReport(**step) for name, step in data.get("steps", {}).items()}
-        fields = {k: v for k, v in data.items() if k in ("loaded", "kept", "privacy", "stats", "split", "config")}
+        fields = {k: v for k, v in data.items() if k in ("loaded", "kept", "privacy", "stats", "split", "config", "style", "style_changes")}
         report = cls(**fields)
         report.steps.update(steps)
         return report
@@ -149,7 +152,7 @@ def clean_posts(posts: list[Post], config: CleanConfig | None = None) -> tuple[l
     config = config or CleanConfig()
     report = CleanReport(loaded=len(posts), config=config.to_dict())
     names = names_pattern(config.scrub_names)
-    kept, seen = [], set()
+    kept, raw, seen = [], [], set()
     for post in posts:
         text = _clean_one(post, config, names, report)
         if text is None:
@@ -160,6 +163,7 @@ def clean_posts(posts: list[Post], config: CleanConfig | None = None) -> tuple[l
             continue
         seen.add(key)
         kept.append(replace(post, text=text))
+        raw.append(post.text)
     if config.near_duplicates and len(kept) > 1:
         repeats = near_duplicates([p.text for p in kept], config.near_dup_threshold)
         for index in sorted(repeats):
@@ -168,12 +172,23 @@ def clean_posts(posts: list[Post], config: CleanConfig | None = None) -> tuple[l
             if len(s.examples) <= EXAMPLES_PER_STEP and "text" in s.examples[-1] and s.examples[-1]["text"] == kept[index].text[:EXAMPLE_CHARS]:
                 s.examples[-1]["like"] = kept[repeats[index]].text[:EXAMPLE_CHARS]
         kept = [p for i, p in enumerate(kept) if i not in repeats]
+        raw = [x for i, x in enumerate(raw) if i not in repeats]
     report.kept = len(kept)
     if not kept:
         raise InputError(f"No posts left after cleaning ({report.summary()}). "
                          "Upload posts the person wrote themselves, or relax the cleaning options.")
     report.stats = post_stats(kept)
+    style_check(report, raw, [p.text for p in kept])
     return kept, report
+
+
+def style_check(report: CleanReport, raw: list[str], cleaned: list[str]) -> None:
+    """The style profile of the kept posts as uploaded and as cleaned (the same seeded sample of both)."""
+    picked = sample(len(cleaned))
+    report.style = {"raw": profile([raw[i] for i in picked]), "cleaned": profile([cleaned[i] for i in picked]),
+                    "posts": len(picked)}
+    ran = {name for name, step in report.steps.items() if step.changed}
+    report.style_changes = style_changes(report.style["raw"], report.style["cleaned"], ran)
 
 
 def parse_date(value: str | None) -> datetime | None:

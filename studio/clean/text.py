@@ -16,7 +16,7 @@ import html
 import re
 import unicodedata
 
-URL = re.compile(r"(?:https?://|www\.)[^\s<>\"'　]+", re.IGNORECASE)
+URL = re.compile(r"(?:https?://|(?<![\w.])www\.(?=[A-Za-z0-9-]+\.[A-Za-z]))[^\s<>\"'　]+", re.IGNORECASE)  # not "WWW..."
 HANDLE = re.compile(r"(?<![\w@＠])[@＠][A-Za-z0-9_]{1,30}(?:@[A-Za-z0-9.-]+\.[A-Za-z]{2,})?")  # @user or @user@host
 LEADING_HANDLES = re.compile(r"^(?:\s*\.?[@＠][A-Za-z0-9_]{1,30}(?:@[A-Za-z0-9.-]+\.[A-Za-z]{2,})?[\s:,]*)+")
 HASHTAG = re.compile(r"(?<!\w)[#＃][^\s#＃!?.,、。！？「」()（）]+")
