@@ -27,6 +27,7 @@ IDEOGRAPH = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 SCRIPT_TAGS = {"ja": "ja", "zh": "zh", "yue": "zh", "cmn": "zh", "wuu": "zh", "ko": "ko"}
 NOT_A_LANGUAGE = frozenset({"und", "zxx", "mul", "mis", "art", "qme", "qht", "qam", "qct", "qst", "qlk"})
 FULL_WIDTH_ALNUM = re.compile(r"[０-９Ａ-Ｚａ-ｚ]")
+WIDTH_RULED = re.compile(r"[０-９Ａ-Ｚａ-ｚ\uff66-\uff9f]")
 FOLD_ALNUM = {code: code - 0xFEE0 for start, end in ((0xFF10, 0xFF19), (0xFF21, 0xFF3A), (0xFF41, 0xFF5A))
               for code in range(start, end + 1)}
 # a run of half-width katakana that starts with a letter and is at least 2 long: ｶﾀｶﾅ, ｶﾞ; a lone ﾉ or ﾟ
@@ -79,9 +80,11 @@ def script_of(text: str, lang: str | None = None) -> str:
 def fold_width(text: str) -> str:
     """Full-width letters and digits to half width (ＡＢＣ１２３ -> ABC123), half-width katakana to full
     width (ｶﾞｷﾞ -> ガギ); every other character as written."""
+    if not WIDTH_RULED.search(text):
+        return text
     if FULL_WIDTH_ALNUM.search(text):
         text = text.translate(FOLD_ALNUM)
-    if "\uff66" <= max(text, default=" ") and HALF_WIDTH_KANA.search(text):
+    if HALF_WIDTH_KANA.search(text):
         text = HALF_WIDTH_KANA.sub(lambda m: unicodedata.normalize("NFKC", m.group(0)), text)
     return text
 
