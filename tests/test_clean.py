@@ -138,3 +138,25 @@ def test_real_x_archive_after_cleaning():
     assert not re.search(r"(?<![\w@])@(?!user\b)[A-Za-z0-9_]+", joined), "handles inside the text are masked"
     assert "<progressive-image>" in joined, "decoded entities keep the text they stood for"
     assert report.stats["languages"]["en"] > 900 and report.stats["date_range"][1] == "2022-11-03"
+
+
+def test_per_script_rules_keep_how_the_person_writes():
+    from studio.clean.text import normalize_unicode, script_of
+
+    assert script_of("今日は晴れ") == "ja" and script_of("今天天气很好") == "zh" and script_of("안녕하세요") == "ko"
+    assert script_of("今天", "ja") == "ja" and script_of("Hello!", "und") == "" and script_of("すごい", "en") == ""
+    zh = "我们，今天（周一）去：北京；好！"
+    kept, _ = clean_posts([Post(zh), Post("오늘은 날씨가 좋네요! ~ 정말", lang="ko")])
+    assert texts(kept) == [zh, "오늘은 날씨가 좋네요! ~ 정말"], "Chinese and Korean keep their punctuation"
+    ja = "ｶﾞｷﾞ　ＡＢＣ１２３，（テスト）：すごい!?~ (´・ω・`) :blobcat: 🎉… (ﾟ∀ﾟ)"
+    kept, _ = clean_posts([Post(ja)])
+    assert texts(kept) == ["ガギ　ABC123，（テスト）：すごい！？～ (´・ω・`) :blobcat: 🎉… (ﾟ∀ﾟ)"]
+    assert normalize_unicode("，…", "NFKC") == ",..." and normalize_unicode("，…") == "，…"
+    kept, _ = clean_posts([Post(ja)], CleanConfig(unicode_form="NFKC"))
+    assert "," in texts(kept)[0] and "..." in texts(kept)[0], "NFKC is still an option"
+    kept, _ = clean_posts([Post("すごい https://example.com/a?b=1~x と思った")], CleanConfig(urls="keep"))
+    assert texts(kept) == ["すごい https://example.com/a?b=1~x と思った"], "links keep their marks"
+    kept, report = clean_posts([Post("＠ｈａｎａｋｏ さんありがとう", is_reply=True), Post("ping ＠ｂｏｂ about it")])
+    assert texts(kept) == ["@user さんありがとう", "ping @user about it"], "full-width handles are masked too"
+    with pytest.raises(ConfigError, match="per-script"):
+        CleanConfig(unicode_form="NFD")

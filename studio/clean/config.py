@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from studio.clean.text import RUN_CHARS
 from studio.config import Settings, check
 
+UNICODE_FORMS = ("per-script", "NFKC", "NFC", "none")
+
 
 @dataclass
 class CleanConfig(Settings):
@@ -16,8 +18,8 @@ class CleanConfig(Settings):
     urls: str = field(default="remove", metadata={"help": "'remove' links, 'mask' them as <url>, or 'keep' them. Posts that were only links are dropped."})
     mentions: str = field(default="mask", metadata={"help": "@handles inside the text: 'mask' as @user, 'remove', or 'keep'."})
     hashtags: str = field(default="keep", metadata={"help": "'keep' or 'remove' #hashtags."})
-    unicode_form: str = field(default="NFKC", metadata={"help": "Unicode normalisation: 'NFKC' folds full-width letters and digits to half width; 'NFC' or 'none'."})
-    japanese_marks: bool = field(default=True, metadata={"help": "Inside Japanese posts: ! ? ~ to full width (！？～)."})
+    unicode_form: str = field(default="per-script", metadata={"help": "'per-script': only full-width letters and digits to half width and half-width katakana to full width; CJK punctuation (，：（）), U+3000, emoji and kaomoji stay as written. 'NFKC' folds all of them (， -> , … -> ...); 'NFC' or 'none'."})
+    japanese_marks: bool = field(default=True, metadata={"help": "Inside Japanese posts (kana, or the export's tag ja; not Chinese or Korean): ! ? ~ to full width (！？～)."})
     unify_wave_dash: bool = field(default=True, metadata={"help": "Inside Japanese posts: 〜 and ∼ become ～, so one wave dash is learned."})
     max_run: int = field(default=2, metadata={"help": "Cap runs of the same mark (〜 ～ ! ? w ー, emoji) at this length; 0 = off."})
     run_chars: str = field(default=RUN_CHARS, metadata={"help": "Characters whose runs are capped (symbols and emoji always are)."})
@@ -39,7 +41,7 @@ class CleanConfig(Settings):
         check(self.urls in ("remove", "mask", "keep"), f"urls must be 'remove', 'mask' or 'keep', got {self.urls!r}.")
         check(self.mentions in ("mask", "remove", "keep"), f"mentions must be 'mask', 'remove' or 'keep', got {self.mentions!r}.")
         check(self.hashtags in ("keep", "remove"), f"hashtags must be 'keep' or 'remove', got {self.hashtags!r}.")
-        check(self.unicode_form in ("NFKC", "NFC", "none"), f"unicode_form must be 'NFKC', 'NFC' or 'none', got {self.unicode_form!r}.")
+        check(self.unicode_form in UNICODE_FORMS, f"unicode_form must be 'per-script', 'NFKC', 'NFC' or 'none', got {self.unicode_form!r}.")
         check(0 <= int(self.max_run) <= 100, f"max_run must be between 0 (off) and 100, got {self.max_run}.")
         check(0 <= int(self.min_chars_cjk) <= 1000 and 0 <= int(self.min_words) <= 1000, "min_chars_cjk and min_words must be between 0 and 1000.")
         check(0.3 <= float(self.near_dup_threshold) <= 1.0, f"near_dup_threshold must be between 0.3 and 1.0, got {self.near_dup_threshold}.")

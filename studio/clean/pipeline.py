@@ -2,7 +2,7 @@
 
 The funnel, in order: retweets -> replies -> links only -> empty -> language -> too short ->
 duplicates -> near-duplicates -> kept. Steps that edit text (replies, html, urls, mentions,
-hashtags, unicode (with the Japanese width rules), runs, privacy) count the posts they changed, with examples.
+hashtags, unicode (the per-script width rules), runs, privacy) count the posts they changed, with examples.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from studio.clean.config import CleanConfig
 from studio.clean.near_dup import near_duplicates
 from studio.clean.privacy import names_pattern, privacy_example, scrub_addresses, scrub_emails, scrub_names, scrub_phones
 from studio.clean.sources import apportion, count_drop, groups, source_key, summary_part, tally_loaded
+from studio.clean.style import profile, sample, style_changes
 from studio.errors import InputError
 from studio.ingest.base import Post
 
@@ -47,6 +48,8 @@ class CleanReport:
     stats: dict = field(default_factory=dict)
     split: dict = field(default_factory=dict)
     config: dict = field(default_factory=dict)
+    style: dict = field(default_factory=dict)  # {"raw": profile, "cleaned": profile} of the kept posts (clean/style.py)
+    style_changes: list[dict] = field(default_factory=list)  # measure, raw, cleaned, change, by (steps documenting it)
     sources: dict[str, dict] = field(default_factory=dict)  # per upload: kind, loaded, removed per step, kept
 
     def __post_init__(self):
@@ -103,7 +106,7 @@ class CleanReport:
     def from_dict(cls, data: dict) -> "CleanReport":
         """The inverse of to_dict (a job reads the report its request was saved with)."""
         steps = {name: StepReport(**step) for name, step in data.get("steps", {}).items()}
-        fields = {k: v for k, v in data.items() if k in ("loaded", "kept", "privacy", "stats", "split", "config", "sources")}
+        fields = {k: v for k, v in data.items() if k in ("loaded", "kept", "privacy", "stats", "split", "config", "sources", "style", "style_changes")}
         report = cls(**fields)
         report.steps.update(steps)
         return report
@@ -141,11 +144,11 @@ def _clean_one(post: Post, c: CleanConfig, names, report: CleanReport) -> str | 
             text = report.change("replies", text, t.strip_leading_handles(text))
     if c.html:
         text = report.change("html", text, t.strip_html(text))
-    # before links and handles: NFKC turns ＠ｈａｎｄｌｅ into @handle. It folds ！ to ! and japanese_marks puts
-    # it back: the net change of both is reported as one step
+    # before links and handles: ＠ｈａｎｄｌｅ becomes ＠handle. The width rules and the Japanese marks are
+    # reported as one step (with NFKC, ！ folds to ! and the Japanese marks put it back: the net change)
     normalized = t.normalize_unicode(text, c.unicode_form)
-    if c.japanese_marks:
-        normalized = t.japanese_marks(normalized, c.unify_wave_dash)
+    if c.japanese_marks and t.script_of(normalized, post.lang) == "ja":
+        normalized = t.full_width_marks(normalized, c.unify_wave_dash)
     text = report.change("unicode", text, normalized)
     if c.urls != "keep":
         before = text
@@ -194,7 +197,7 @@ def clean_posts(posts: list[Post], config: CleanConfig | None = None) -> tuple[l
     config = config or CleanConfig()
     report = CleanReport(loaded=len(posts), config=config.to_dict(), sources=tally_loaded(posts))
     names = names_pattern(config.scrub_names)
-    kept, seen = [], {}  # hash of a kept post's dedupe key -> its index: a million keys as strings took 250 MB
+    kept, raw, seen = [], [], {}  # seen: hash of a kept post's dedupe key -> its index: a million keys as strings took 250 MB
     for post in posts:
         report.at = source_key(post)
         text = _clean_one(post, config, names, report)
@@ -206,6 +209,7 @@ def clean_posts(posts: list[Post], config: CleanConfig | None = None) -> tuple[l
             report.drop("duplicates", text)
             continue
         kept.append(replace(post, text=text, context=scrub_context(post.context, post.lang, config, names)))
+        raw.append(post.text)
     del seen
     if config.near_duplicates and len(kept) > 1:
         repeats = near_duplicates([p.text for p in kept], config.near_dup_threshold)
@@ -215,12 +219,23 @@ def clean_posts(posts: list[Post], config: CleanConfig | None = None) -> tuple[l
             if len(s.examples) <= EXAMPLES_PER_STEP and "text" in s.examples[-1] and s.examples[-1]["text"] == kept[index].text[:EXAMPLE_CHARS]:
                 s.examples[-1]["like"] = kept[repeats[index]].text[:EXAMPLE_CHARS]
         kept = [p for i, p in enumerate(kept) if i not in repeats]
+        raw = [x for i, x in enumerate(raw) if i not in repeats]
     report.kept = len(kept)
     if not kept:
         raise InputError(f"No posts left after cleaning ({report.summary()}). "
                          "Upload posts the person wrote themselves, or relax the cleaning options.")
     report.stats = post_stats(kept)
+    style_check(report, raw, [p.text for p in kept])
     return kept, report
+
+
+def style_check(report: CleanReport, raw: list[str], cleaned: list[str]) -> None:
+    """The style profile of the kept posts as uploaded and as cleaned (the same seeded sample of both)."""
+    picked = sample(len(cleaned))
+    report.style = {"raw": profile([raw[i] for i in picked]), "cleaned": profile([cleaned[i] for i in picked]),
+                    "posts": len(picked)}
+    ran = {name for name, step in report.steps.items() if step.changed}
+    report.style_changes = style_changes(report.style["raw"], report.style["cleaned"], ran)
 
 
 def parse_date(value: str | None) -> datetime | None:
@@ -242,7 +257,7 @@ def post_stats(posts: list[Post]) -> dict:
         "languages": dict(Counter(p.lang or "unknown" for p in posts).most_common()),
         "length_chars": {"min": lengths[0], "median": statistics.median(lengths),
                          "p90": lengths[int(0.9 * (len(lengths) - 1))], "max": lengths[-1]},
-        "japanese_share": round(sum(t.has_japanese(p.text) for p in posts) / len(posts), 3),
+        "japanese_share": round(sum(t.script_of(p.text, p.lang) == "ja" for p in posts) / len(posts), 3),
     }
 
 

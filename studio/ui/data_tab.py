@@ -108,7 +108,17 @@ def stats_markdown(report: CleanReport) -> str:
     return (f"**{report.loaded}** posts loaded, **{report.kept}** kept.  \n"
             f"Dates: {dates}. Languages: {languages}. Length (characters): median {length['median']:g}, "
             f"90% under {length['p90']}, longest {length['max']}.  \nPrivacy: replaced {scrubbed}."
-            + (f"  \nMix of the kept posts: {mix}." if len(report.sources) > 1 else ""))
+            + (f"  \nMix of the kept posts: {mix}." if len(report.sources) > 1 else "") + "  \n" + style_line(report))
+
+
+def style_line(report: CleanReport) -> str:
+    """The style check: which measures of how the person writes the cleaning moved, and by which step."""
+    rows = report.style_changes
+    if not rows:
+        return "Style check: the cleaning left every style measure as written."
+    moved = "; ".join(f"{r['measure'].replace('_', ' ')} {r['raw']:g} → {r['cleaned']:g} ({', '.join(r['by']) or 'undocumented'})"
+                      for r in rows)
+    return f"Style check (rates per post, shares 0-1; raw → cleaned, steps that document it): {moved}."
 
 
 @user_errors
