@@ -112,16 +112,20 @@ class CleanReport:
         return report
 
 
+def privacy_scrubs(c: CleanConfig, lang: str | None, names) -> list[tuple[str, object]]:
+    """(kind, scrub) in the order they run, for the kinds the options turn on: the one list that the posts
+    and the messages they answered are both scrubbed with. A scrub returns (text, what it replaced)."""
+    scrubs = (("email", c.scrub_emails, scrub_emails), ("phone", c.scrub_phones, lambda x: scrub_phones(x, lang)),
+              ("address", c.scrub_addresses, lambda x: scrub_addresses(x, lang)), ("name", True, lambda x: scrub_names(x, names)))
+    return [(kind, scrub) for kind, enabled, scrub in scrubs if enabled]
+
+
 def _scrub_privacy(text: str, lang: str | None, c: CleanConfig, names, report: CleanReport) -> str:
     """E-mails, phones, then the user's names: counted per kind, and up to EXAMPLES_PER_STEP examples
     of each kind in the privacy step (kind, the words around it before -> after)."""
     s = report.steps["privacy"]
     before = text
-    scrubs = (("email", c.scrub_emails, scrub_emails), ("phone", c.scrub_phones, lambda x: scrub_phones(x, lang)),
-              ("address", c.scrub_addresses, lambda x: scrub_addresses(x, lang)), ("name", True, lambda x: scrub_names(x, names)))
-    for kind, enabled, scrub in scrubs:
-        if not enabled:
-            continue
+    for kind, scrub in privacy_scrubs(c, lang, names):
         prior, (text, found) = text, scrub(text)
         report.privacy[kind] += len(found)
         shown = sum(e.get("kind") == kind for e in s.examples)
@@ -186,10 +190,9 @@ def scrub_context(context: str | None, lang: str | None, c: CleanConfig, names) 
         context = t.URL.sub("<url>" if c.urls == "mask" else "", context)
     if c.mentions != "keep":
         context = t.HANDLE.sub("@user" if c.mentions == "mask" else "", context)
-    for enabled, scrub in ((c.scrub_emails, scrub_emails), (c.scrub_phones, lambda x: scrub_phones(x, lang)),
-                           (c.scrub_addresses, lambda x: scrub_addresses(x, lang))):
-        context = scrub(context)[0] if enabled else context
-    return t.normalize_whitespace(scrub_names(context, names)[0]) or None
+    for _, scrub in privacy_scrubs(c, lang, names):
+        context = scrub(context)[0]
+    return t.normalize_whitespace(context) or None
 
 
 def clean_posts(posts: list[Post], config: CleanConfig | None = None) -> tuple[list[Post], CleanReport]:
