@@ -42,6 +42,10 @@ def cmd_train(args) -> int:
                            speakers=args.speakers)
         posts, report = clean_posts(posts, clean)
         resolve_base(config.base_model)  # a missing model fails here, before anything is written
+        if not args.no_fit:  # does the base model fit their language? (studio.evaluation.fit), before training
+            from studio.evaluation.fit import fit_for_base
+
+            print(f"language fit: {fit_for_base(config.base_model, posts)['message']}", file=sys.stderr)
         job = jobs.create_job(posts, name, config, clean, report, system_prompt=args.system, overwrite=args.overwrite)
     bar = None  # opened when training starts, so load errors are not printed under an empty bar
 
@@ -90,6 +94,7 @@ def add_commands(sub) -> None:
     p.add_argument("--text-column", help="CSV column with the posts (detected when omitted)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing persona of that name once training succeeds")
     p.add_argument("--json", action="store_true", help="end with one JSON line: persona, steps, seconds, final_loss, posts_used")
+    p.add_argument("--no-fit", action="store_true", help="skip the language-fit line before training (a few seconds)")
     add_config_arguments(p, TrainConfig, "training", flags={"base_model": "--base", "learning_rate": "--lr"})
     add_clean_arguments(p)
     add_speaker_arguments(p)

@@ -98,6 +98,25 @@ def summarise(rows: list[dict]) -> dict:
     }
 
 
+def accuracy_by_language(model, tokenizer, langs: list[str] | None = None, adapter: str | None = BASE_ADAPTER,
+                         batch_size: int = 80) -> dict:
+    """The model's own greedy answers to the probe's questions in `langs` (all: None), without the persona:
+    {lang: {"questions": n, "correct": k, "accuracy": k / n}}. Used before training (studio.evaluation.fit)."""
+    asked = tuple(q for q in questions() if langs is None or q["lang"] in langs)
+    if not asked:
+        return {}
+    replies = generate(model, tokenizer, _chats(asked), [adapter] * len(asked), eval_settings(PROBE_TOKENS),
+                       batch_size=batch_size)
+    result = {}
+    for q, ok in zip(asked, score(replies, asked)):
+        part = result.setdefault(q["lang"], {"questions": 0, "correct": 0})
+        part["questions"] += 1
+        part["correct"] += int(ok)
+    for part in result.values():
+        part["accuracy"] = round(part["correct"] / part["questions"], 4)
+    return result
+
+
 def quick_accuracy(model, tokenizer) -> float:
     """Accuracy of the model as it is (its active adapter) on the quick subset; used during training."""
     asked = questions(quick=True)

@@ -15,6 +15,7 @@ from studio.ingest import SUPPORTED, UPLOAD_SUFFIXES, Post, list_speakers, load_
 from studio.ingest.base import read_text
 from studio.ingest.table import table_columns
 from studio.ui.common import user_errors
+from studio.ui.fit_line import fit_markdown
 
 DETECT = "(detect)"
 MAX_ROWS = 20_000
@@ -194,6 +195,7 @@ def build():
                                           info="Left out by default: they were not written for everyone.")
     load_button = gr.Button("Load and clean posts", variant="primary", elem_id="data-load")
     summary = gr.Markdown(elem_id="data-summary")
+    fit_note = gr.Markdown(elem_id="data-fit")  # does the default base model fit their language? (after loading)
     with gr.Row():
         funnel = gr.BarPlot(x="stage", y="posts", label="Cleaning funnel", height=260, elem_id="data-funnel")
         steps = gr.Dataframe(headers=["step", "removed", "changed", "examples"], label="What each step did",
@@ -207,5 +209,5 @@ def build():
     files.change(speakers_for, files, speakers)
     load_button.click(load, [files, pasted, column, replies, urls, mentions, hashtags, languages, max_run, near_dup,
                              threshold, names, validation, include_private, speakers],
-                      [posts, report, config, summary, funnel, steps, sources, table])
+                      [posts, report, config, summary, funnel, steps, sources, table]).then(fit_markdown, posts, fit_note)
     return posts, report, config, table

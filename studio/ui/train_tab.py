@@ -18,6 +18,7 @@ from studio.events import DONE, EVAL, EVALUATE, PROBE, STAGE_DONE, STEP, WARNING
 from studio.models import cuda_available
 from studio.ui.common import user_errors
 from studio.ui.data_tab import selected
+from studio.ui.fit_line import fit_markdown
 
 POLL_SECONDS = 1.0
 
@@ -154,6 +155,9 @@ def build(posts: gr.State, report: gr.State, clean: gr.State, table: gr.Datafram
     system = gr.Textbox(label="System prompt (optional)", lines=2,
                         placeholder="Default: 'You are NAME.' (short: it is in every training example)")
     overwrite = gr.Checkbox(label="Replace an existing persona of this name", value=False)
+    # Language fit: does the base model fit the posts' language? (studio.evaluation.fit), shown before training
+    fit_note = gr.Markdown(elem_id="train-fit")
+    gr.on([posts.change, base.blur], fit_markdown, [posts, base], fit_note, show_progress="minimal")
     with gr.Row():
         start_button = gr.Button("Train persona", variant="primary", elem_id="train-button", scale=3)
         cancel_button = gr.Button("Cancel", variant="stop", elem_id="train-cancel", scale=1)
