@@ -80,9 +80,11 @@ def test_upload_train_chat_in_both_panes(app_url, tmp_path, posts_file):
         expect(page.locator("#data-summary")).to_contain_text("8 posts loaded, 8 kept", timeout=30_000)
         expect(page.locator("#data-posts")).to_contain_text("Coffee first, then code.")
         expect(page.locator("#data-steps")).to_be_visible()
+        expect(page.locator("#data-fit")).to_contain_text("Language fit", timeout=60_000)  # does the base fit their language?
 
         train_in_browser(page, "Browser Bot", steps=4)
         expect(page.locator("#train-result")).to_contain_text("done, step 4/4")
+        expect(page.locator("#train-fit")).to_contain_text("Language fit")  # shown in the Train tab before training
 
         page.get_by_role("tab", name="3. Chat").click()
         page.click("#chat-target-1 input")
