@@ -10,7 +10,7 @@ import string
 import pytest
 
 from studio.clean import clean_posts
-from studio.evaluation import discriminator
+from studio.evaluation import discriminator, habits, report
 from studio.ingest import load_posts
 from tests.conftest import FIXTURES, KOUME_CSV
 
@@ -85,3 +85,105 @@ def test_ngram_distance_is_small_for_their_own_posts_and_large_for_unrelated_tex
     assert discriminator.ngram_distance({"persona": koume[:4]}, koume[4:5]) is None
     same = discriminator.ngram_distance({"persona": koume[:50]}, koume[:50] * 2)
     assert same["persona"] < 0.05
+
+
+# --- register and habits per language --------------------------------------------------------------
+
+def test_language_groups_by_script():
+    assert [habits.language(t) for t in ("今日はいい天気ですね", "Nice weather today", "오늘 날씨 좋네요",
+                                         "今天天气很好", "Привет всем", "🎉🎉 !!")] == ["ja", "en", "ko", "zh", "cyrillic", "none"]
+
+
+def test_kaomoji_on_real_posts_and_planted_ones(real_posts):
+    found = [m.group(0) for t in real_posts["koume"] for m in habits.KAOMOJI.finditer(t)]
+    assert {"(゜_゜)", "(≧∇≦)"} <= set(found)
+    assert any(":)" in t for t in real_posts["andre"]) and sum(len(habits.KAOMOJI.findall(t)) for t in real_posts["andre"]) >= 50
+    planted = "やったー(´・ω・`) ok :) see https://example.com at 19:30 (月) (税込) ^_^ xD 0xD <3"
+    assert habits.KAOMOJI.findall(planted) == ["(´・ω・`)", ":)", "^_^", "xD", "<3"]
+
+
+def test_habits_per_language_with_planted_register():
+    real = ["今日は散歩に行きます。", "ラーメンを食べました！", "明日も頑張る。", "雨ですね（笑）",
+            "Coffee first, then code.", "Shipped it :)"]
+    persona = ["散歩に行く。\n楽しい！", "ラーメン食べた(≧∇≦)", "Coffee, code 🎉"]
+    base = ["I am a helpful assistant.", "Sure! Here is a list:\n1. a\n2. b"]
+    result = habits.habits({"base": base, "persona": persona, "real": real})
+    ja, en = result["ja"], result["en"]
+    assert list(result) == ["ja", "en"]
+    assert ja["share"] == {"base": 0.0, "persona": 0.667, "real": 0.667} and en["share"]["base"] == 1.0
+    assert ja["polite_share"] == {"base": None, "persona": 0.0, "real": 0.75}  # 頑張る is plain; 雨ですね（笑） polite
+    assert ja["kaomoji_per_text"]["persona"] == 0.5 and ja["line_breaks_per_text"]["persona"] == 0.5
+    assert ja["fullwidth_punct_share"]["real"] == 1.0 and en["emoji_per_text"]["persona"] == 1.0
+    assert en["kaomoji_per_text"]["real"] == 0.5 and en["line_breaks_per_text"]["base"] == 1.0
+    assert en["length_distance"]["base"] == 1.0 and ja["length_distance"]["base"] is None
+    assert set(ja["words"]) == {"base", "persona", "real"}
+
+
+def test_length_distance_floor_on_real_posts(real_posts):
+    posts = real_posts["koume"][:400]
+    result = habits.habits({"persona": posts[:200], "short": [p[:5] for p in posts[200:300]], "real": posts[200:400]})
+    ja = result["ja"]["length_distance"]
+    assert ja["persona"] < 0.15 and ja["real"] < 0.15 and ja["short"] > 0.8
+
+
+# --- the summary line and verdicts read the discriminator first ------------------------------------
+
+def _result(auc: float, base_auc: float = 0.97, similarity: dict | None = None, **extra) -> dict:
+    style = {"discriminator": {"base": base_auc, "persona": auc, "real": 0.5, "folds": 5, "texts": 8},
+             "ngram": {"base": 0.7, "persona": 0.4, "real": 0.3},
+             "similarity": similarity or {"base": 0.6, "persona": 0.78, "real": 0.78},
+             "habits": {"ja": {"share": {"base": 0.5, "persona": 0.25, "real": 1.0},
+                               "polite_share": {"base": 0.9, "persona": 0.2, "real": 0.1}}}}
+    return {"style": style, "memorisation": {"copy_rate": 0.0, "copied": 0, "replies": 8, "base_copy_rate": 0.0},
+            "knowledge": {"kept": 15, "known": 16, "base_accuracy": 0.5, "persona_accuracy": 0.47, "lost": [], "rows": []},
+            "config": {}, **extra}
+
+
+def test_word_salad_is_never_said_to_sound_like_them():
+    """koume's case: the English embedder scores Japanese-looking noise as close as their posts (0.78),
+    the classifier tells it apart at a glance."""
+    result = _result(0.98)
+    summary, verdicts = report.summary_line(result), report.verdicts(result)
+    assert summary.startswith("sounds like them: no, told apart at a glance: a classifier tells replies from their "
+                              "posts at AUC 0.98 (base 0.97, their own posts 0.50); n-gram distance 0.40")
+    assert verdicts["style"] == "told apart at a glance" and "close to their posts" not in str(verdicts)
+    assert "style (English embedding)" not in verdicts and "embedding" not in summary
+    assert verdicts["language"] == "often not in their language (ja: 25% of replies, 100% of their posts)"
+
+
+def test_summary_names_the_auc_and_the_base_models():
+    result = _result(0.62, 0.95)
+    assert report.summary_line(result).startswith(
+        "sounds like them: hard to tell from their posts: a classifier tells replies from their posts at AUC 0.62 (base 0.95")
+    assert report.verdicts(_result(0.8, 0.95))["style"] == "closer than the base model"
+    assert report.verdicts(_result(0.8, 0.85))["style"] == "no closer than the base model"
+    rows = {m: (b, p, r) for m, b, p, r in report.metrics_rows(result)}
+    assert rows["classifier AUC against their posts (0.5 = can't tell)"] == (0.95, 0.62, 0.5)
+    assert rows["character n-gram distance to their posts (0 = same)"] == (0.7, 0.4, 0.3)
+    assert rows["embedding similarity to their posts (English-only)"] == (0.6, 0.78, 0.78)
+    assert rows["ja: sentences in です/ます form"] == (0.9, 0.2, 0.1)
+    markdown = report.markdown({**result, "summary": report.summary_line(result), "verdicts": report.verdicts(result)})
+    assert "| classifier AUC against their posts (0.5 = can't tell) | 0.95 | 0.62 | 0.5 |" in markdown
+
+
+def test_without_a_discriminator_the_embedding_is_labelled_english_only():
+    result = _result(0.5)
+    result["style"]["discriminator"] = {"base": None, "persona": None, "real": None, "folds": 0, "texts": 1,
+                                        "reason": "too few texts to cross-validate"}
+    result["style"]["ngram"] = None
+    assert report.summary_line(result).startswith("sounds like them: English-only embedding similarity 0.78")
+    assert report.verdicts(result)["style (English embedding)"] == "close to their posts"
+    assert "Classifier: too few texts" in report.markdown({**result, "summary": "", "verdicts": {}})
+
+
+def test_facts_and_extraction_join_the_summary_and_the_table():
+    facts = {"asked": 3, "base_known": 0, "persona_known": 2, "rows": [],
+             "by_format": {"chat": {"base_known": 0, "persona_known": 2}, "plain": {"base_known": 1, "persona_known": 2}}}
+    extraction = {"8": {"base": 0.0, "persona": 0.25, "posts": 32}, "16": {"base": 0.0, "persona": 0.125, "posts": 32}}
+    result = _result(0.6, facts=facts, extraction=extraction)
+    assert report.summary_line(result).endswith(" / kept general knowledge: 15 of 16 / knows their facts: 2 of 3 (base 0)")
+    assert report.verdicts(result)["facts"] == "knows 2 of 3 (the base model 0)"
+    rows = {m: (b, p, r) for m, b, p, r in report.metrics_rows(result)}
+    assert rows["their facts known, plain format"] == (1, 2, None)
+    assert rows["extraction rate: training posts completed from their first 8 tokens"] == (0.0, 0.25, None)
+    assert "knows their facts" not in report.summary_line(_result(0.6, facts=None))

@@ -26,7 +26,7 @@ from studio.evaluation.config import EvalConfig
 from studio.chat_format import chat_messages
 from studio.errors import PersonaError
 from studio.events import EVALUATE, STAGE_DONE, EvaluateEvent, Progress, ignore
-from studio.evaluation import discriminator, memorisation, probe, report, style
+from studio.evaluation import discriminator, habits, memorisation, probe, report, style
 from studio.chat.generate import BASE_ADAPTER
 from studio.evaluation.generate import eval_settings, generate, held_out_loss
 from studio.files import utc_now
@@ -170,6 +170,7 @@ def _style(base_replies: list[str], persona_replies: list[str], real: list[str],
     return {
         "ngram": discriminator.ngram_distance(sides, real, seed),
         "discriminator": discriminator.discriminate(sides, real, seed=seed),
+        "habits": habits.habits(groups, seed),
         "similarity": style.similarity(sides, real),
         "stats": {k: style.text_stats(v) for k, v in groups.items()},
         "lengths": {k: style.length_histogram(v) for k, v in groups.items()},
@@ -198,7 +199,7 @@ def _memorisation(train_posts: list[str], prompts: list[tuple[str, str]], base_r
 
 def _store(result: dict, persona: Persona, registry: PersonaRegistry, started: float, timings: dict[str, float]) -> None:
     """Verdicts, summary line, time taken and markdown added to `result`, which goes into the persona's manifest."""
-    result["verdicts"] = report.verdicts(result["style"]["similarity"], result["memorisation"]["copy_rate"], result["knowledge"])
+    result["verdicts"] = report.verdicts(result)
     result["summary"] = report.summary_line(result)
     result["seconds"] = round(time.perf_counter() - started, 2)
     result["timings"] = timings
