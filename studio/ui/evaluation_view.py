@@ -17,7 +17,9 @@ from studio.persona.registry import PersonaRegistry
 from studio.ui.common import user_errors
 
 PLOTTED = {  # measures on a 0-1 scale, short labels for the plot
-    "style similarity to their posts": "style similarity",
+    "classifier AUC against their posts (0.5 = can't tell)": "classifier AUC",
+    "character n-gram distance to their posts (0 = same)": "n-gram distance",
+    "embedding similarity to their posts (English-only)": "embedding similarity (EN)",
     "replies copying a training post": "copied replies",
     "knowledge probe accuracy": "knowledge probe",
     "share with emoji": "emoji share",
