@@ -76,16 +76,18 @@ def summarise(rows: list[dict], asked: int, memory_k: int = 0) -> dict:
 
 
 def refresh_facts(name: str, registry=None, memory_k: int = 0) -> dict | None:
-    """Ask the persona's facts now and store them in its stored evaluation (`evaluation.facts`), leaving
-    the rest of it as it is; used when facts are set after training (`train --facts` on a new persona)."""
+    """Ask the persona's facts now and store the result in its stored evaluation (`evaluation.facts`),
+    leaving the rest as it is (None, loading nothing, when it was never evaluated); for facts set after
+    training (`train --facts`)."""
     from studio.chat.engine import get_engine
     from studio.persona.registry import PersonaRegistry
 
     registry = registry or PersonaRegistry()
     persona = registry.get(name)
+    evaluation = persona.extra.get("evaluation")
+    if not isinstance(evaluation, dict):
+        return None  # never evaluated: the next evaluation asks them
     with get_engine(persona.base_model.get("spec")).exclusive(persona) as (model, tokenizer, adapter):
         found = ask_facts(model, tokenizer, persona, adapter, memory_k)
-    evaluation = persona.extra.get("evaluation")
-    if isinstance(evaluation, dict):
-        registry.update(persona.slug, evaluation={**evaluation, "facts": found})
+    registry.update(persona.slug, evaluation={**evaluation, "facts": found})
     return found
