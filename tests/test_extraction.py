@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from studio.evaluation.extraction import PREFIXES, SUFFIX, extraction_rates
+from tests.planted import memorising_adapter
 
 MEMORISED = ("Tuesday log: repotted basil, fixed a squeaky door hinge, finally finished reading that long book about "
              "lighthouses my aunt lent me last winter, baked rye bread with caraway seeds, then walked our neighbour's "
@@ -19,25 +20,11 @@ SHORT = "Just a short one."
 @pytest.fixture(scope="module")
 def memorised(tiny_model_dir):
     """(model, tokenizer, adapter): the tiny Llama with a LoRA adapter that has learnt MEMORISED by heart."""
-    import torch
-    from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
-    torch.manual_seed(0)
-    model = get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_model_dir),
-                           LoraConfig(r=16, lora_alpha=32, lora_dropout=0.0,
-                                      target_modules=["q_proj", "v_proj", "o_proj", "up_proj", "down_proj", "lm_head"]))
-    ids = torch.tensor([tokenizer(MEMORISED, add_special_tokens=False)["input_ids"]])
-    optimiser = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=5e-3)
-    model.train()
-    for _ in range(150):  # the random tiny model's logits are flat: the adapter needs lm_head too
-        loss = model(input_ids=ids, labels=ids).loss
-        loss.backward()
-        optimiser.step()
-        optimiser.zero_grad()
-    model.eval()
-    assert float(loss.detach()) < 0.05, f"the adapter did not memorise the post (loss {float(loss):.3f})"
+    ids = tokenizer(MEMORISED, add_special_tokens=False)["input_ids"]
+    model = memorising_adapter(tiny_model_dir, [(ids[:1], ids[1:])])
     return model, tokenizer, model.active_adapter
 
 
