@@ -35,8 +35,7 @@ def _persona(tmp_path, posts) -> Persona:
 
 def test_char_ngrams_need_no_word_segmenter():
     assert memory.char_ngrams("ラーメン屋") == ["ラー", "ーメ", "メン", "ン屋", "ラーメ", "ーメン", "メン屋"]
-    assert \
-        set(memory.char_ngrams("Hi,  YOU")) >= {"hi", "yo", "ou", "you"}
+    assert set(memory.char_ngrams("Hi,  YOU")) >= {"hi", "yo", "ou", "you"}
     assert memory.char_ngrams("！！ ...") == []  # punctuation alone matches nothing
 
 
