@@ -21,10 +21,15 @@ class GenerationConfig(Settings):
     no_repeat_ngram_size: int = field(default=4, metadata={"help": "Never repeat a run of this many tokens; 0 = off. Lower (3) stops loops harder."})
     greedy: bool = field(default=False, metadata={"help": "Always take the most likely token (no sampling, seed ignored)."})
     seed: int | None = field(default=None, metadata={"help": "Fix it for reproducible sampling; empty for a new reply each time."})
+    memory: bool = field(default=False, metadata={"help": "Memory: put the person's posts most relevant to the message into the prompt (BM25 over their cleaned posts; personas only)."})
+    memory_k: int = field(default=3, metadata={"help": "How many of their posts memory puts into the prompt."})
 
     def __post_init__(self):
-        if isinstance(self.greedy, str):
-            self.greedy = self.greedy.strip().lower() in ("1", "true", "yes", "on")
+        for name in ("greedy", "memory"):
+            if isinstance(getattr(self, name), str):
+                setattr(self, name, getattr(self, name).strip().lower() in ("1", "true", "yes", "on"))
+        check(0 <= int(self.memory_k) <= 20, f"memory_k must be between 0 and 20, got {self.memory_k}.")
+        self.memory, self.memory_k = bool(self.memory), int(self.memory_k)
         check(1 <= int(self.max_new_tokens) <= 4096, f"max_new_tokens must be between 1 and 4096, got {self.max_new_tokens}.")
         check(0 <= float(self.temperature) <= 5, f"temperature must be between 0 and 5, got {self.temperature}.")
         check(0 < float(self.top_p) <= 1, f"top_p must be in (0, 1], got {self.top_p}.")

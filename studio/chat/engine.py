@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from studio.chat.config import GenerationConfig
 from studio.config import default_base
+from studio.chat.memory import with_memory
 from studio.chat.generate import BASE_ADAPTER, Prompt, end_ids, generate_rows, pad_id
 from studio.chat_format import chat_messages, ensure_chat_template
 from studio.errors import PersonaError
@@ -51,6 +52,8 @@ class Row:
         settings = settings or GenerationConfig()
         if system_prompt is None or not system_prompt.strip():
             system_prompt = persona.system_prompt if persona else DEFAULT_BASE_PROMPT
+        if settings.memory:
+            system_prompt = with_memory(system_prompt, persona, message, settings.memory_k)
         seed = settings.seed if settings.seed is not None else new_seed()
         return cls(persona, chat_messages(system_prompt, message, history), settings, seed)
 

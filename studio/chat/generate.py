@@ -24,7 +24,7 @@ BASE_ADAPTER = "__base__"  # PEFT's adapter name for the bare model (adapters of
 class Prompt:
     """One row of a batch: the conversation so far as chat messages, and how to answer it."""
 
-    messages: list[dict]
+    messages: list[dict] | str | list[int]  # raw text or token ids are continued as they are (no chat template)
     settings: GenerationConfig = field(default_factory=GenerationConfig)
     seed: int = 0
     adapter: str | None = None  # a loaded adapter's name, BASE_ADAPTER for the bare model, None: the model as it is
@@ -38,6 +38,16 @@ def end_ids(model, tokenizer) -> set[int]:
     """Tokens that end a reply: the tokenizer's end and padding tokens and the model's end tokens."""
     ends = model.generation_config.eos_token_id
     return {tokenizer.eos_token_id, pad_id(tokenizer), *(ends if isinstance(ends, list) else [ends])} - {None}
+
+
+def prompt_ids(tokenizer, messages: list[dict] | str | list[int]) -> list[int]:
+    """The prompt's tokens: chat messages through the chat template (ready for the reply); raw text (the
+    evaluation's plain formats) and token ids (its extraction prefixes) as they are."""
+    if isinstance(messages, str):
+        return list(tokenizer(messages, add_special_tokens=False)["input_ids"])
+    if messages and isinstance(messages[0], int):
+        return list(messages)
+    return list(tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_dict=True)["input_ids"])
 
 
 def adapter_kwargs(model, adapters: list[str | None]) -> dict:
@@ -69,8 +79,7 @@ def generate_rows(model, tokenizer, rows: list[Prompt], route=None, stops: list[
     from transformers import GenerationConfig as HFGenerationConfig
     from transformers import LogitsProcessorList, StoppingCriteriaList
 
-    prompts = [list(tokenizer.apply_chat_template(r.messages, add_generation_prompt=True, return_dict=True)["input_ids"])
-               for r in rows]
+    prompts = [prompt_ids(tokenizer, r.messages) for r in rows]
     width, pad, device = max(map(len, prompts)), pad_id(tokenizer), model.device
     starts = [width - len(p) for p in prompts]
     input_ids = torch.tensor([[pad] * s + p for s, p in zip(starts, prompts)], device=device)

@@ -13,7 +13,8 @@ def cmd_chat(args) -> int:
 
     settings = GenerationConfig(max_new_tokens=args.max_new_tokens, temperature=args.temperature, seed=args.seed,
                                 top_p=args.top_p, top_k=args.top_k, repetition_penalty=args.repetition_penalty,
-                                no_repeat_ngram_size=args.no_repeat_ngram_size, greedy=args.greedy)
+                                no_repeat_ngram_size=args.no_repeat_ngram_size, greedy=args.greedy,
+                                memory=args.memory, memory_k=args.memory_k)
     if args.compare:
         return compare(args, settings)
     if args.message is None:
@@ -71,5 +72,7 @@ def add_commands(sub) -> None:
         default = getattr(GenerationConfig, name)
         p.add_argument("--" + name.replace("_", "-"), type=type(default), default=default, help=f"{help_[name]} (default: {default})")
     p.add_argument("--greedy", action="store_true", help=help_["greedy"])
+    p.add_argument("--memory", action="store_true", help=help_["memory"])
+    p.add_argument("--memory-k", type=int, default=GenerationConfig.memory_k, help=f"{help_['memory_k']} (default: %(default)s)")
     p.add_argument("--json", action="store_true", help="end with one JSON line: target, reply, seconds")
     p.set_defaults(func=cmd_chat)

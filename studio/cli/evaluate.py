@@ -40,6 +40,13 @@ def cmd_eval(args) -> int:
     lost = result["knowledge"]["lost"] if result["knowledge"] else []
     if lost:
         print(f"questions lost: {', '.join(lost)}")
+    if result.get("facts"):
+        f = result["facts"]
+        print(f"their facts: persona knows {f['persona_known']} of {f['asked']}, base {f['base_known']} (chat format: "
+              f"{f['by_format']['chat']['persona_known']}, plain: {f['by_format']['plain']['persona_known']})")
+    if result.get("extraction"):
+        print("extraction rate (persona / base): " + ", ".join(
+            f"k={k}: {v['persona']:.0%} / {v['base']:.0%} of {v['posts']}" for k, v in result["extraction"].items() if v["posts"]))
     for sample in result["samples"][:4]:
         flag = f"COPY ({', '.join(sample['reasons'])})" if sample["copied"] else "own words"
         print(f"- {sample['prompt']} -> {sample['persona'][:100]!r} [{flag}; nearest: {sample['nearest'][:60]!r}]")

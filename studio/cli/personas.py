@@ -137,8 +137,47 @@ def cmd_card(args) -> int:
     return 0
 
 
+def cmd_facts(args) -> int:
+    """`facts NAME`: list (default), --add "Q" "A1; A2", --remove N, or --file facts.jsonl|csv (replaces them all)."""
+    from studio.persona import facts
+
+    registry = PersonaRegistry()
+    persona = registry.get(args.name)
+    if args.file:
+        persona = registry.set_facts(persona.slug, facts.read_facts(args.file))
+    elif args.add:
+        persona = registry.set_facts(persona.slug, facts.add_fact(persona.facts, *args.add))
+    elif args.remove is not None:
+        persona = registry.set_facts(persona.slug, facts.remove_fact(persona.facts, args.remove))
+    if args.json:
+        print(json.dumps(persona.facts, ensure_ascii=False))
+        return 0
+    for i, fact in enumerate(persona.facts, 1):
+        print(f"{i}. {fact['question']} -> {'; '.join(fact['answers'])}")
+    if not persona.facts:
+        print(f'{persona.slug} has no facts yet. Add one: python -m studio facts {persona.slug} --add "趣味は？" "アニメ; ドライブ"')
+    return 0
+
+
+def _add_facts_parser(sub, name: str, help_: str) -> None:
+    p = sub.add_parser(name, help=help_, description="A persona's own facts: questions about the person and the answers "
+                       "they would give. The evaluation asks each in the chat format and as plain text, base model against persona.")
+    p.add_argument("name", metavar="NAME|NAME@vN")
+    action = p.add_mutually_exclusive_group()
+    action.add_argument("--list", action="store_true", help="list the facts, numbered (the default)")
+    action.add_argument("--add", nargs=2, metavar=("QUESTION", "ANSWERS"), help="add a fact; answers separated by ';' (same question: replaced)")
+    action.add_argument("--remove", type=int, metavar="N", help="remove fact N (as --list numbers them)")
+    action.add_argument("--file", metavar="FILE", help="replace all facts with those of a .jsonl ({question, answers}), .json or .csv (question,answers) file")
+    p.add_argument("--json", action="store_true", help="print the facts as one JSON array")
+    p.set_defaults(func=cmd_facts)
+
+
 def add_commands(sub) -> None:
     """The registry, sharing and Hub commands (the Personas tab does the same)."""
+    _add_facts_parser(sub, "facts", "list or edit a persona's own facts (questions and answers the evaluation asks)")
+    group = sub.add_parser("personas", help="persona commands (personas facts NAME ...)").add_subparsers(
+        dest="personas_command", required=True, metavar="COMMAND")
+    _add_facts_parser(group, "facts", "list or edit a persona's own facts")
     p = sub.add_parser("list", help="list the personas in the registry")
     p.add_argument("--json", action="store_true", help="print one JSON array")
     p.set_defaults(func=cmd_list)

@@ -9,6 +9,7 @@ from studio import events
 from studio.cli.options import (add_clean_arguments, add_config_arguments, add_speaker_arguments, clean_config,
                                 config_from_args, print_speakers)
 from studio.errors import StudioError
+from studio.persona.facts import read_facts
 from studio.persona.registry import PersonaRegistry
 from studio.training.config import TrainConfig
 
@@ -22,6 +23,7 @@ def cmd_train(args) -> int:
     from studio.ingest import load_posts
     from studio.models import resolve_base
 
+    facts = read_facts(args.facts) if args.facts else None  # a bad facts file fails before training
     if args.list_speakers:
         if not args.posts:
             raise StudioError("--list-speakers needs --posts FILE.")
@@ -75,12 +77,25 @@ def cmd_train(args) -> int:
         if bar is not None:
             bar.close()
     result = events.of_kind(job.events(), events.DONE)[-1]
+    if facts is not None:
+        _set_facts(result["persona"], facts)
     print(f"Saved persona {result['persona']!r} to {PersonaRegistry().root / result['persona']} "
           f"({result['steps']} steps, {result['seconds']:.1f} s, final loss {result['final_loss']}).")
     if args.json:
         print(json.dumps({k: result[k] for k in ("persona", "steps", "seconds", "final_loss", "posts_used", "best_eval_loss")},
                          ensure_ascii=False))
     return 0
+
+
+def _set_facts(slug: str, facts: list[dict]) -> None:
+    """`train --facts`: the facts go with the new persona; when it was evaluated, they are asked now too."""
+    from studio.evaluation.facts import refresh_facts
+
+    PersonaRegistry().set_facts(slug, facts)
+    found = refresh_facts(slug)
+    if found is not None:
+        print(f"facts: the persona knows {found['persona_known']} of {found['asked']} (base model: {found['base_known']})",
+              file=sys.stderr)
 
 
 def add_commands(sub) -> None:
@@ -91,6 +106,7 @@ def add_commands(sub) -> None:
     p.add_argument("--name", help="persona name (letters, digits, '-', '_')")
     p.add_argument("--resume", metavar="NAME", help="resume the cancelled or killed run of persona NAME from its last checkpoint")
     p.add_argument("--system", help="the persona's system prompt (default: 'You are NAME.')")
+    p.add_argument("--facts", metavar="FILE", help="the person's own facts to store and ask: .jsonl ({question, answers}), .json or .csv (question,answers)")
     p.add_argument("--text-column", help="CSV column with the posts (detected when omitted)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing persona of that name once training succeeds")
     p.add_argument("--json", action="store_true", help="end with one JSON line: persona, steps, seconds, final_loss, posts_used")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 
 from studio.chat.config import GenerationConfig
-from studio.chat.generate import Prompt, adapter_kwargs, generate_rows
+from studio.chat.generate import Prompt, adapter_kwargs, generate_rows, prompt_ids
 from studio.chat_format import IGNORE_INDEX, build_examples, pad_batch
 
 
@@ -39,17 +39,16 @@ def eval_settings(max_new_tokens: int, temperature: float = 0.0) -> GenerationCo
                             repetition_penalty=1.15, no_repeat_ngram_size=0)
 
 
-def generate(model, tokenizer, chats: list[list[dict]], adapters: list[str | None], settings: GenerationConfig,
+def generate(model, tokenizer, chats: list[list[dict] | str], adapters: list[str | None], settings: GenerationConfig,
              seed: int = 0, batch_size: int = 16) -> list[str]:
-    """One reply per chat (messages for the chat template), row i with adapter `adapters[i]` (BASE_ADAPTER
+    """One reply per chat (messages for the chat template, or raw text continued as it is), row i with adapter `adapters[i]` (BASE_ADAPTER
     for the bare model, None for the model's active adapter) and seed `seed * 2**20 + i`, so a reply
     depends on its inputs only, not on its batch. Rows are batched by prompt length (little padding).
 
     The decoder is chat's (`generate_rows`, RowSampler), with its fast top-k draw (`fast_draw`): for the
     evaluation's top-k, top_p 1 settings it samples from the same distribution as chat's exact draw, in
     a sixth of the sampler's time for SmolLM2's 49k-token vocabulary (see studio.chat.sampling)."""
-    lengths = [len(tokenizer.apply_chat_template(c, add_generation_prompt=True, return_dict=True)["input_ids"])
-               for c in chats]
+    lengths = [len(prompt_ids(tokenizer, c)) for c in chats]
     order = sorted(range(len(chats)), key=lambda i: (lengths[i], i))
     replies: list[str] = [""] * len(chats)
     with inference(model):

@@ -26,7 +26,8 @@ from studio.evaluation.config import EvalConfig
 from studio.chat_format import chat_messages
 from studio.errors import PersonaError
 from studio.events import EVALUATE, STAGE_DONE, EvaluateEvent, Progress, ignore
-from studio.evaluation import discriminator, habits, memorisation, probe, report, style
+from studio.evaluation import discriminator, extraction, facts, habits, memorisation, probe, report, style
+from studio.chat.memory import system_prompter
 from studio.chat.generate import BASE_ADAPTER
 from studio.evaluation.generate import eval_settings, generate, held_out_loss
 from studio.files import utc_now
@@ -34,7 +35,7 @@ from studio.persona.registry import Persona, PersonaRegistry
 
 log = logging.getLogger(__name__)
 
-STAGES = ("loss", "replies", "probe", "style", "memorisation")
+STAGES = ("loss", "replies", "probe", "facts", "extraction", "style", "memorisation")
 PROMPTS_EN = (
     "What's on your mind today?", "How was your weekend?", "What are you working on right now?",
     "Any plans for tonight?", "What did you eat today?", "What's the best thing that happened this week?",
@@ -109,7 +110,8 @@ def evaluate_persona(name: str, config: EvalConfig | None = None, registry: Pers
 
         stage("replies")
         prompts = choose_prompts(config.prompts, config.seed)
-        chats = [chat_messages(persona.system_prompt, text) for _, text in prompts]
+        system = system_prompter(persona, config.memory_k if config.memory else 0)  # with memory: their posts after it
+        chats = [chat_messages(system(text), text) for _, text in prompts]
         replies = generate(model, tokenizer, chats + chats, [BASE_ADAPTER] * len(chats) + [adapter] * len(chats),
                            eval_settings(config.max_new_tokens, config.temperature), config.seed, config.batch_size * 2)
         base_replies, persona_replies = replies[:len(chats)], replies[len(chats):]
@@ -118,6 +120,15 @@ def evaluate_persona(name: str, config: EvalConfig | None = None, registry: Pers
         stage("probe")
         result["knowledge"] = probe.run_probe(model, tokenizer, adapter, batch_size=max(config.batch_size * 2, 2 * len(probe.questions()))) if config.probe else None
         stage_end("probe")
+
+        stage("facts")
+        result["facts"] = facts.ask_facts(model, tokenizer, persona, adapter, config.memory_k if config.memory else 0)
+        stage_end("facts")
+
+        stage("extraction")
+        result["extraction"] = extraction.extraction_rates(model, tokenizer, train_posts, adapter, config.extraction_posts,
+                                                           config.seed) if config.extraction_posts else None
+        stage_end("extraction")
 
     stage("style")
     real = _sample(validation_posts or train_posts, config.reference_posts, config.seed)

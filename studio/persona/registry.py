@@ -79,6 +79,7 @@ class Persona:
     slug: str
     base_model: dict = field(default_factory=dict)
     system_prompt: str = ""
+    facts: list = field(default_factory=list)  # [{"question", "answers"}]: studio.persona.facts
     data: dict = field(default_factory=dict)
     train: dict = field(default_factory=dict)
     metrics: dict = field(default_factory=dict)
@@ -218,6 +219,8 @@ class PersonaRegistry:
                     raise PersonaError(f"A persona named {persona.slug!r} appeared while training. Choose another name.")
                 if target.exists():
                     current = self._read_or_none(target)
+                    if current is not None and not persona.facts:
+                        persona.facts = list(current.facts)  # the user's facts outlive a retrain
                     number = self._next_version(target, current)
                     persona.extra["version"] = persona.extra["last_version"] = number
                     write_json(staging / MANIFEST, persona.to_json())
@@ -275,6 +278,12 @@ class PersonaRegistry:
             persona.updated_at = utc_now()
             write_json(persona.path / MANIFEST, persona.to_json())
         return persona
+
+    def set_facts(self, name: str, facts: list) -> Persona:
+        """Replace the persona's own facts (checked: studio.persona.facts.check_facts)."""
+        from studio.persona.facts import check_facts
+
+        return self.update(name, facts=check_facts(facts))
 
     def delete(self, name: str) -> None:
         """Delete a persona with all its versions, or only one earlier version (`NAME@vN`)."""

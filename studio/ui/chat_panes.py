@@ -19,7 +19,8 @@ from studio.chat.engine import BASE
 MAX_PANES, DEFAULT_PANES = 4, 2
 CHAT_CONCURRENCY = 6  # chat calls running at once; the engine merges them into shared batches, the rest queue
 LETTERS = "ABCD"  # blind mode's reply names
-SETTINGS = ("temperature", "top_p", "top_k", "repetition_penalty", "no_repeat_ngram_size", "max_new_tokens", "seed", "greedy")
+SETTINGS = ("temperature", "top_p", "top_k", "repetition_penalty", "no_repeat_ngram_size", "max_new_tokens", "seed", "greedy",
+            "memory", "memory_k")
 """The GenerationConfig fields a pane shows as widgets, in the order their values arrive."""
 PANE_FIELDS = ("target", "system_prompt", *SETTINGS)
 

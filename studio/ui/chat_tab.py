@@ -170,6 +170,8 @@ def build(trained: gr.State) -> list[gr.Dropdown]:
                             "max_new_tokens": gr.Slider(1, 512, d.max_new_tokens, step=1, label="Max new tokens", info=h["max_new_tokens"]),
                             "seed": gr.Number(-1, precision=0, minimum=-1, label="Seed", info="-1: a new seed for every reply; any other value repeats a sampled reply."),
                             "greedy": gr.Checkbox(d.greedy, label="Greedy", info=h["greedy"]),
+                            "memory": gr.Checkbox(d.memory, label="Memory", info=h["memory"], elem_id=f"chat-memory-{i}"),
+                            "memory_k": gr.Slider(1, 10, d.memory_k, step=1, label="Memory: posts", info=h["memory_k"]),
                         }
                 chat = gr.Chatbot(label=f"Pane {i + 1}", height=360, buttons=["copy", "copy_all"], elem_id=f"chat-pane-{i}")
                 note = gr.Markdown("", elem_id=f"chat-note-{i}")

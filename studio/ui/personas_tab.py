@@ -14,7 +14,7 @@ from studio.persona import card, hub, share
 from studio.errors import PersonaError
 from studio.persona.summary import describe, persona_row
 from studio.persona.registry import PersonaRegistry, parse_ref, version_ref
-from studio.ui import evaluation_view
+from studio.ui import evaluation_view, facts_editor
 from studio.ui.common import user_errors
 
 COLUMNS = ["name", "slug", "version", "base model", "posts", "steps", "validation loss", "evaluation",
@@ -158,6 +158,8 @@ def build() -> tuple[gr.Dropdown, list]:
                 preview = gr.Markdown(elem_id="personas-card")
     with gr.Accordion("Evaluation", open=True):
         evaluation_view.build(selected)  # shows the selected persona's evaluation; "Run evaluation" redoes it
+    with gr.Accordion("Their facts", open=False):
+        facts_editor.build(selected)  # questions and answers about the person, asked by the evaluation
     with gr.Accordion("Versions", open=True):
         with gr.Row():
             version = gr.Dropdown(label="Version", choices=[], elem_id="personas-version", scale=3)
