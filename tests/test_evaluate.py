@@ -174,7 +174,7 @@ def test_training_ends_with_a_stored_evaluation_and_probe_events(trained):
     probes = [e for e in events if e["event"] == "probe"]
     assert [e["step"] for e in probes] == [0, 2, 4] and all(0 <= e["accuracy"] <= 1 for e in probes)
     stages = [e["stage"] for e in events if e["event"] == "evaluate"]
-    assert stages == ["loss", "replies", "probe", "style", "memorisation", "done"]
+    assert stages == ["loss", "replies", "probe", "facts", "extraction", "style", "memorisation", "done"]
     evaluation = registry.get("evaluated").extra["evaluation"]
     assert evaluation == result.persona.extra["evaluation"]
     assert evaluation["summary"].startswith("sounds like them: ") and "copies them: " in evaluation["summary"]
