@@ -9,10 +9,10 @@ def evaluation(kept: int, known: int, copy: float, loss: float, similarity: floa
     """An evaluation result of the shape studio.evaluation.run stores; `discriminator` and `facts` only when given
     (evaluations made before those measures existed lack them)."""
     result = {
-        "created_at": "2026-12-01T10:00:00Z", "summary": "planted",
+        "created_at": "2026-12-01T10:00:00Z", "summary": "planted", "config": {"prompts": 16}, "seconds": 60,
         "knowledge": {"kept": kept, "known": known, "lost": [], "rows": [], "base_accuracy": known / 20,
                       "persona_accuracy": kept / 20},
-        "memorisation": {"copy_rate": copy, "replies": 10, "copied": round(copy * 10)},
+        "memorisation": {"copy_rate": copy, "base_copy_rate": 0.0, "replies": 10, "copied": round(copy * 10)},
         "loss": {"base": {"loss": 3.9, "perplexity": 49.4}, "persona": {"loss": loss, "perplexity": 2.71828 ** loss}},
         "style": {"similarity": {"base": 0.2, "persona": similarity, "real": 0.3}},
     }
@@ -23,6 +23,7 @@ def evaluation(kept: int, known: int, copy: float, loss: float, similarity: floa
     return result
 
 
+BASE = {"id": "HuggingFaceTB/SmolLM2-135M-Instruct", "spec": "bundled"}
 PLANTED = [  # oldest first: v1 before the discriminator and facts, v2 forgot a lot, v3 (current) keeps most
     ({"steps": 60}, evaluation(2, 16, 0.1, 3.1, 0.26)),
     ({"steps": 120}, evaluation(4, 16, 0.3, 2.9, 0.31, discriminator=(0.97, 0.70),
@@ -36,10 +37,10 @@ def plant_versions(registry: PersonaRegistry, name: str = "Ann") -> list[Persona
     """Three versions of `name` (retrained twice), each with its hand-written evaluation; plus one persona never
     evaluated. Returns the versions as the registry lists them (current first)."""
     for metrics, result in PLANTED:
-        with registry.create(Persona(name=name, slug=name.lower(), metrics=metrics), overwrite=True) as staging:
+        with registry.create(Persona(name=name, slug=name.lower(), metrics=metrics, base_model=BASE), overwrite=True) as staging:
             (staging / "adapter").mkdir()
         registry.update(name.lower(), evaluation=result)
-    with registry.create(Persona(name="Never evaluated", slug="never-evaluated", metrics={"steps": 5})):
+    with registry.create(Persona(name="Never evaluated", slug="never-evaluated", metrics={"steps": 5}, base_model=BASE)):
         pass
     return registry.versions(name.lower())
 
@@ -74,7 +75,7 @@ def test_a_persona_never_evaluated_shows_its_row_and_no_plot():
     table, plot, note = show("never-evaluated")
     assert table.to_dict("records") == [{
         "version": "v1 (current)", "trained": table["trained"][0], "steps": 5, "knowledge kept": "", "kept %": None,
-        "copy rate %": None, "style": "", "held-out loss": None, "facts known": "", "evaluated": "not evaluated"}]
+        "copy rate %": None, "style": "not evaluated", "held-out loss": None, "facts known": ""}]
     assert plot.visible is False and note.visible is False
     table, plot, note = show("ann")
     assert len(table) == 3 and len(plot.value["data"]) == 4 and plot.visible is True  # 3 versions, the base model
@@ -84,3 +85,23 @@ def test_no_persona_or_an_unknown_one_gives_an_empty_table():
     for slug in (None, "nobody"):
         table, plot, _ = show(slug)
         assert table.empty and plot.visible is False
+
+
+def test_the_personas_tab_details_show_the_versions():
+    from studio.ui import personas_tab
+
+    plant_versions(PersonaRegistry())
+    report, preview, version, table, plot, note = personas_tab.details("ann")
+    assert "Ann" in report and len(version.choices) == 3 and list(table["version"])[0] == "v3 (current)"
+    assert plot.visible is True and note.visible is True
+
+
+def test_the_y_axis_says_which_style_measure_it_shows():
+    from studio.ui.versions_view import Y_MIXED, Y_TITLE, plot_update
+
+    points = style_knowledge_points(plant_versions(PersonaRegistry()))
+    mixed = plot_update(points)  # v1 was evaluated before the discriminator: its point is the embedding similarity
+    assert mixed.y_title == Y_MIXED and mixed.y_lim == [0, 1.0]
+    discriminator_only = plot_update(points[points["version"] != "v1"])
+    assert discriminator_only.y_title == Y_TITLE and discriminator_only.y_lim == [0, 0.55]
+    assert discriminator_only.color_map == {"v3 (current)": "#d62728", "v2": "#1f77b4", "base model": "#7f7f7f"}

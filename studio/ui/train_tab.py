@@ -98,10 +98,11 @@ def quality_line(probes: list[dict]) -> str:
 
 
 def quality_plots() -> tuple[gr.ScatterPlot, gr.ScatterPlot]:
-    """Held-out loss and knowledge plots (hidden until the run reports a point)."""
-    heldout = gr.ScatterPlot(x="step", y="loss", color="series", label="Held-out loss (validation posts)", height=260,
+    """Held-out loss and knowledge plots (hidden until the run reports a point). No fixed height: with a label
+    and a fixed height the legend falls outside the block (gradio 6.31)."""
+    heldout = gr.ScatterPlot(x="step", y="loss", color="series", label="Held-out loss (validation posts)",
                              visible=False, elem_id="train-heldout", scale=1)
-    knowledge = gr.ScatterPlot(x="step", y="accuracy", color="series", y_lim=[0, 1], height=260, visible=False,
+    knowledge = gr.ScatterPlot(x="step", y="accuracy", color="series", y_lim=[0, 1], visible=False,
                                label="Knowledge: share of the quick probe's questions answered right",
                                elem_id="train-knowledge", scale=1)
     return heldout, knowledge
@@ -198,7 +199,7 @@ def build(posts: gr.State, report: gr.State, clean: gr.State, table: gr.Datafram
     status = gr.Markdown(elem_id="train-result", min_height=60, container=True)
     bar = gr.HTML(elem_id="train-bar")
     with gr.Row():
-        curve = gr.LinePlot(x="step", y="loss", color="series", label="Training loss", height=260, elem_id="train-loss", scale=1)
+        curve = gr.LinePlot(x="step", y="loss", color="series", label="Training loss", elem_id="train-loss", scale=1)
         heldout, knowledge = quality_plots()
     runs = gr.Dataframe(headers=["name", "slug", "status", "step"], label="Runs (one trains at a time; the others wait)",
                         interactive=False, elem_id="train-runs")

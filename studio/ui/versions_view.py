@@ -15,12 +15,16 @@ from studio.errors import PersonaError
 from studio.persona.registry import Persona, PersonaRegistry
 
 TABLE_COLUMNS = ["version", "trained", "steps", "knowledge kept", "kept %", "copy rate %", "style", "held-out loss",
-                 "facts known", "evaluated"]
+                 "facts known"]
 PLOT_COLUMNS = ["knowledge kept", "style closeness", "version", "style measure"]
 DISCRIMINATOR = "1 - discriminator AUC"
 SIMILARITY = "embedding similarity (English-only)"
-X_TITLE = "knowledge kept (share of the probe questions the base model knew)"
-Y_TITLE = "how hard to tell from their posts (1 - AUC; 0.5 = not at all)"
+X_TITLE = "knowledge kept (of what the base model knew)"
+Y_TITLE = "hard to tell from their posts (1 - AUC)"
+Y_SIMILARITY = "style: embedding similarity to their posts"
+Y_MIXED = "1 - AUC (no AUC: embedding similarity)"
+PALETTE = ["#d62728", "#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
+BASE_COLOUR = "#7f7f7f"
 NOTE = ("Each point is one version of this persona (the base model for reference). Right is better: more of what "
         "the base model knew is kept. Up is better: a classifier finds the replies harder to tell from their real posts "
         "(1 - AUC, 0.5 = it cannot tell them apart). Versions evaluated before the discriminator existed use the "
@@ -105,9 +109,8 @@ def versions_table(versions: list[Persona]) -> pd.DataFrame:
         rows.append([
             version_label(persona, i == 0), (persona.created_at or "")[:16], persona.metrics.get("steps"),
             f"{kept[0]}/{kept[1]}" if kept else "", round(100 * kept[0] / kept[1], 1) if kept else None,
-            round(100 * copy, 1) if copy is not None else None, style_text(result),
+            round(100 * copy, 1) if copy is not None else None, style_text(result) if result else "not evaluated",
             round(loss, 4) if _number(loss) is not None else None, _facts(result),
-            (result.get("created_at") or "")[:16] if result else "not evaluated",
         ])
     return pd.DataFrame(rows, columns=TABLE_COLUMNS)
 
@@ -139,7 +142,18 @@ def show(slug: str | None):
     points = style_knowledge_points(versions)
     if not len(points):  # hidden, its last points kept: a plot given an empty frame draws nothing later
         return versions_table(versions), gr.ScatterPlot(visible=False), gr.Markdown(visible=False)
-    return versions_table(versions), gr.ScatterPlot(value=points, visible=True), gr.Markdown(visible=True)
+    return versions_table(versions), plot_update(points), gr.Markdown(visible=True)
+
+
+def plot_update(points: pd.DataFrame) -> gr.ScatterPlot:
+    """The plot update: a colour per version (current red, the base model grey) and a y range that fits
+    1 - AUC (0 to about 0.5) or, with an embedding similarity among the points, 0 to 1."""
+    labels = [v for v in points["version"] if v != "base model"]
+    colours = {label: PALETTE[i % len(PALETTE)] for i, label in enumerate(labels)} | {"base model": BASE_COLOUR}
+    measures = set(points["style measure"])
+    top = 1.0 if SIMILARITY in measures else max(0.55, float(points["style closeness"].max()) + 0.05)
+    title = (Y_TITLE if measures == {DISCRIMINATOR} else Y_SIMILARITY if measures == {SIMILARITY} else Y_MIXED)
+    return gr.ScatterPlot(value=points, visible=True, color_map=colours, y_lim=[0, round(top, 2)], y_title=title)
 
 
 def build() -> list:
@@ -148,8 +162,8 @@ def build() -> list:
                          wrap=True, elem_id="personas-versions-table")
     with gr.Row():
         plot = gr.ScatterPlot(x="knowledge kept", y="style closeness", color="version", color_title="version",
-                              title="Style against knowledge kept, one point per version", x_title=X_TITLE,
-                              y_title=Y_TITLE, x_lim=[0, 1.02], y_lim=[0, 1], tooltip="all", height=360,
+                              label="Style against knowledge kept, one point per version", x_title=X_TITLE,
+                              y_title=Y_TITLE, x_lim=[0, 1.02], y_lim=[0, 1], x_axis_format=".0%", tooltip="all",
                               elem_id="personas-versions-plot", scale=3, visible=False)
         note = gr.Markdown(NOTE, elem_id="personas-versions-note", visible=False)
     return [table, plot, note]
