@@ -185,7 +185,8 @@ def build(posts: gr.State, report: gr.State, clean: gr.State, table: gr.Datafram
             method = gr.Dropdown(methods, value="auto", label="Method",
                                  info=help_["method"] + ("" if cuda_available() else " QLoRA is disabled: no CUDA GPU."))
             epochs = gr.Number(value=0, label="Epochs", info=help_["epochs"], minimum=0, maximum=100)
-            eval_steps = gr.Number(value=TrainConfig.eval_steps, label="Validate every N steps", info=help_["eval_steps"], minimum=0)
+            eval_steps = gr.Number(value=TrainConfig.eval_steps, label="Validate every N steps", info=help_["eval_steps"], minimum=0,
+                                   elem_id="train-eval-steps")
             patience = gr.Number(value=TrainConfig.patience, label="Early-stopping patience", info=help_["patience"], minimum=0)
             probe_steps = gr.Number(value=TrainConfig.probe_steps, label="Knowledge probe every N steps", info=help_["probe_steps"],
                                     minimum=0, elem_id="train-probe-steps")
