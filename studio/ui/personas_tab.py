@@ -14,7 +14,7 @@ from studio.persona import card, hub, share
 from studio.errors import PersonaError
 from studio.persona.summary import describe, persona_row
 from studio.persona.registry import PersonaRegistry, parse_ref, version_ref
-from studio.ui import evaluation_view, facts_editor
+from studio.ui import evaluation_view, facts_editor, versions_view
 from studio.ui.common import user_errors
 
 COLUMNS = ["name", "slug", "version", "base model", "posts", "steps", "validation loss", "evaluation",
@@ -54,7 +54,11 @@ def refresh(selected: str | None = None):
 
 
 def details(slug: str | None):
-    """Report, model card preview and the version choices of one persona."""
+    """Report, model card preview, the version choices of one persona, and its versions side by side."""
+    return (*_details(slug), *versions_view.show(slug))
+
+
+def _details(slug: str | None):
     if not slug:
         return "No persona selected. Train one in the Train tab, import a .zip or pull one from the Hub.", "", gr.Dropdown(choices=[], value=None)
     try:
@@ -161,6 +165,7 @@ def build() -> tuple[gr.Dropdown, list]:
     with gr.Accordion("Their facts", open=False):
         facts_editor.build(selected)  # questions and answers about the person, asked by the evaluation
     with gr.Accordion("Versions", open=True):
+        side_by_side = versions_view.build()  # each version's measures, and style against knowledge kept
         with gr.Row():
             version = gr.Dropdown(label="Version", choices=[], elem_id="personas-version", scale=3)
             restore_button = gr.Button("Restore this version", elem_id="personas-restore", scale=1)
@@ -197,9 +202,9 @@ def build() -> tuple[gr.Dropdown, list]:
             pull_base = gr.Textbox(label="Base model here (optional)", elem_id="personas-pull-base")
             pull_button = gr.Button("Pull", elem_id="personas-pull")
 
-    listing = [grid, broken, selected, report, preview, version]
+    listing = [grid, broken, selected, report, preview, version, *side_by_side]
     refresh_button.click(refresh, selected, listing)
-    selected.change(details, selected, [report, preview, version])
+    selected.change(details, selected, [report, preview, version, *side_by_side])
     outputs = [status, *listing]
     rename_button.click(rename, [selected, new_name], outputs)
     delete_button.click(delete, [selected, confirm], outputs)

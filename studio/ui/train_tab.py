@@ -63,23 +63,60 @@ def _progress_html(done: int, total: int | None, label: str) -> str:
             f"<div>{label}</div></div>")
 
 
-def _curve(steps: list[dict], evals: list[dict], probes: list[dict] = ()):
-    """Loss points for the plot, and the knowledge probe's accuracy (0-1) beside them, so forgetting shows
-    as it happens. No points: leave the plot as it is, because a plot first given an empty frame (or None)
-    never draws its lines afterwards (seen with gradio 6.31)."""
-    rows = ([{"step": e["step"], "loss": round(e["loss"], 3), "series": "training"} for e in steps]
-            + [{"step": e["step"], "loss": round(e["eval_loss"], 3), "series": "validation"} for e in evals]
-            + [{"step": e["step"], "loss": round(e["accuracy"], 3), "series": "knowledge probe (accuracy)"} for e in probes])
+def _curve(steps: list[dict]):
+    """Training loss points for the plot. No points: leave the plot as it is, because a plot first given an
+    empty frame (or None) never draws its lines afterwards (seen with gradio 6.31)."""
+    rows = [{"step": e["step"], "loss": round(e["loss"], 3), "series": "training"} for e in steps]
     return pd.DataFrame(rows, columns=["step", "loss", "series"]) if rows else gr.skip()
 
 
+# Knowledge and held-out loss during training, beside the training loss: the frames and the plots -----------
+
+def knowledge_frame(probes: list[dict]) -> pd.DataFrame:
+    """The quick knowledge probe's accuracy (0-1) at each step it ran (step 0: the base model, before training)."""
+    return pd.DataFrame([{"step": e["step"], "accuracy": round(e["accuracy"], 3), "series": "knowledge probe"}
+                         for e in probes], columns=["step", "accuracy", "series"])
+
+
+def heldout_frame(evals: list[dict]) -> pd.DataFrame:
+    """The held-out (validation) loss at each step it was measured."""
+    return pd.DataFrame([{"step": e["step"], "loss": round(e["eval_loss"], 3), "series": "held-out loss"} for e in evals],
+                        columns=["step", "loss", "series"])
+
+
+def _shown_plot(frame: pd.DataFrame):
+    """A plot with points, or hidden until it has some (a native plot given an empty frame draws nothing later)."""
+    return gr.ScatterPlot(value=frame, visible=True) if len(frame) else gr.ScatterPlot(visible=False)
+
+
+def quality_line(probes: list[dict]) -> str:
+    """The knowledge figure of the status line: the probe now against before training."""
+    if not probes:
+        return ""
+    first, last = probes[0], probes[-1]
+    line = f", knowledge probe {last['accuracy']:.0%}"
+    return line + (f" (before training {first['accuracy']:.0%})" if first["step"] == 0 and last is not first else "")
+
+
+def quality_plots() -> tuple[gr.ScatterPlot, gr.ScatterPlot]:
+    """Held-out loss and knowledge plots (hidden until the run reports a point). No fixed height: with a label
+    and a fixed height the legend falls outside the block (gradio 6.31)."""
+    heldout = gr.ScatterPlot(x="step", y="loss", color="series", label="Held-out loss (validation posts)",
+                             visible=False, elem_id="train-heldout", scale=1)
+    knowledge = gr.ScatterPlot(x="step", y="accuracy", color="series", y_lim=[0, 1], visible=False,
+                               label="Knowledge: share of the quick probe's questions answered right",
+                               elem_id="train-knowledge", scale=1)
+    return heldout, knowledge
+
+
 def render(slug: str | None):
-    """Status line, progress bar, loss curve and the job list, from the progress files."""
+    """Status line, progress bar, the training loss, held-out loss and knowledge plots, and the job list, from
+    the progress files."""
     job = _shown(slug)
     if job is None:
-        return "No training yet.", "", _curve([], []), None, None
+        return "No training yet.", "", _curve([]), gr.skip(), gr.skip(), None, None
     status, events = job.status(), job.events()
-    steps, evals = of_kind(events, STEP), of_kind(events, EVAL)
+    steps, evals, probes = of_kind(events, STEP), of_kind(events, EVAL), of_kind(events, PROBE)
     warnings = [e["message"] for e in of_kind(events, WARNING)]
     last = steps[-1] if steps else None
     state = status["status"]
@@ -89,6 +126,7 @@ def render(slug: str | None):
                  f"ETA {last['eta_s']:.0f} s")
     if evals:
         line += f", validation loss {evals[-1]['eval_loss']:.3f}"
+    line += quality_line(probes)
     evaluating = of_kind(events, EVALUATE)  # the evaluation after training (studio.evaluation.run)
     if state == "running" and evaluating and evaluating[-1]["stage"] != STAGE_DONE:
         line += f", evaluating the persona ({evaluating[-1]['stage']})"
@@ -104,11 +142,11 @@ def render(slug: str | None):
     if warnings:
         line += "\n\n" + "\n".join(f"- ⚠ {w}" for w in warnings[-2:])
     bar = _progress_html(last["step"] if last else 0, last["total"] if last else None, state)
-    curve = _curve(steps, evals, of_kind(events, PROBE))
+    curve = _curve(steps)
     table = pd.DataFrame([[j.request()["name"], j.slug, j.status()["status"], max([e["step"] for e in of_kind(j.events(), STEP)], default=0)]
                           for j in reversed(jobs.list_jobs())], columns=["name", "slug", "status", "step"])
     finished = job.slug + ":" + str(status.get("time")) if state == "done" else None
-    return line, bar, curve, table, finished
+    return line, bar, curve, _shown_plot(heldout_frame(evals)), _shown_plot(knowledge_frame(probes)), table, finished
 
 
 @user_errors
@@ -148,7 +186,8 @@ def build(posts: gr.State, report: gr.State, clean: gr.State, table: gr.Datafram
             method = gr.Dropdown(methods, value="auto", label="Method",
                                  info=help_["method"] + ("" if cuda_available() else " QLoRA is disabled: no CUDA GPU."))
             epochs = gr.Number(value=0, label="Epochs", info=help_["epochs"], minimum=0, maximum=100)
-            eval_steps = gr.Number(value=TrainConfig.eval_steps, label="Validate every N steps", info=help_["eval_steps"], minimum=0)
+            eval_steps = gr.Number(value=TrainConfig.eval_steps, label="Validate every N steps", info=help_["eval_steps"], minimum=0,
+                                   elem_id="train-eval-steps")
             patience = gr.Number(value=TrainConfig.patience, label="Early-stopping patience", info=help_["patience"], minimum=0)
             probe_steps = gr.Number(value=TrainConfig.probe_steps, label="Knowledge probe every N steps", info=help_["probe_steps"],
                                     minimum=0, elem_id="train-probe-steps")
@@ -164,7 +203,9 @@ def build(posts: gr.State, report: gr.State, clean: gr.State, table: gr.Datafram
         resume_button = gr.Button("Resume", elem_id="train-resume", scale=1)
     status = gr.Markdown(elem_id="train-result", min_height=60, container=True)
     bar = gr.HTML(elem_id="train-bar")
-    curve = gr.LinePlot(x="step", y="loss", color="series", label="Loss", height=260, elem_id="train-loss")
+    with gr.Row():
+        curve = gr.LinePlot(x="step", y="loss", color="series", label="Training loss", elem_id="train-loss", scale=1)
+        heldout, knowledge = quality_plots()
     runs = gr.Dataframe(headers=["name", "slug", "status", "step"], label="Runs (one trains at a time; the others wait)",
                         interactive=False, elem_id="train-runs")
     shown, trained = gr.State(None), gr.State(None)
@@ -173,5 +214,5 @@ def build(posts: gr.State, report: gr.State, clean: gr.State, table: gr.Datafram
     cancel_button.click(cancel, shown, None)
     resume_button.click(resume, shown, shown)
     timer = gr.Timer(POLL_SECONDS)
-    timer.tick(render, shown, [status, bar, curve, runs, trained], show_progress="hidden")
+    timer.tick(render, shown, [status, bar, curve, heldout, knowledge, runs, trained], show_progress="hidden")
     return trained
