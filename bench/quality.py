@@ -65,15 +65,15 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
-def load(label: str, path: Path, size: dict, seed: int) -> list:
-    """The posts of one fixture or input, a seeded sample of `size['posts']` when set."""
+def load(label: str, path: Path, size: dict, seed: int) -> tuple[list, list]:
+    """All the posts of one fixture or input, and those trained on: a seeded sample of `size['posts']` when set."""
     from studio.ingest import load_posts
 
-    posts = load_posts([path])
+    posts = chosen = load_posts([path])
     if size["posts"] and len(posts) > size["posts"]:
-        posts = random.Random(seed).sample(posts, size["posts"])
-    print(f"{label}: {path.name}, {len(posts)} posts" + (" (a seeded sample)" if size["posts"] else ""), flush=True)
-    return posts
+        chosen = random.Random(seed).sample(posts, size["posts"])
+    print(f"{label}: {path.name}, {len(posts)} posts" + (f", a seeded sample of {len(chosen)} trained on" if chosen is not posts else ""), flush=True)
+    return posts, chosen
 
 
 def _num(value, spec: str = ".2f") -> str:
@@ -143,9 +143,10 @@ def bench(args) -> dict:
     sources = [(name, FIXTURES[name]) for name in args.fixtures] + [(p.stem, p) for p in args.inputs]
     out = {}
     for label, path in sources:
-        posts = load(label, path, size, args.seed)
+        every, posts = load(label, path, size, args.seed)
         started = time.perf_counter()
-        seed = seed_speed(posts, args.base, size["seed_steps"], args.lock) if size["seed_steps"] else None
+        # the seed's rows are as wide as the longest post of the whole train split: measured on all the posts, as bench/train.py
+        seed = seed_speed(every, args.base, size["seed_steps"], args.lock) if size["seed_steps"] else None
         rows = []
         for option in sets:
             option.config.seed = args.seed

@@ -127,7 +127,7 @@ def seed_speed(posts, base: str, steps: int, lock: str | None) -> dict:
 
     from studio.clean import CleanConfig, clean_posts, split_posts
 
-    cleaned, _ = clean_posts(posts, CleanConfig())
-    train, _ = split_posts(cleaned, CleanConfig())
     with cpu_lock(lock):
+        cleaned, _ = clean_posts(posts, CleanConfig())
+        train, _ = split_posts(cleaned, CleanConfig())
         return seed_posts_per_s(train, base, steps)
