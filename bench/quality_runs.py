@@ -12,6 +12,9 @@ from pathlib import Path
 from studio.events import EVAL, PROBE, START, STEP
 
 
+WAITED = {"seconds": 0.0}  # time spent waiting for the lock, left out of the run times printed
+
+
 @contextlib.contextmanager
 def cpu_lock(path: str | None):
     """Hold `path` (flock) while a training and its evaluation run, so other users of the machine wait for
@@ -20,7 +23,9 @@ def cpu_lock(path: str | None):
         yield
         return
     with open(path, "a") as handle:
+        started = time.perf_counter()
         fcntl.flock(handle, fcntl.LOCK_EX)
+        WAITED["seconds"] += time.perf_counter() - started
         try:
             yield
         finally:
