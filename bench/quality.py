@@ -44,6 +44,9 @@ ENGLISH = ("andre",)  # the fixtures the discriminator target applies to
 TARGETS = {"kept": 0.9, "copy": 0.05, "auc_gap": 0.1, "speed": 4.0}
 QUICK = {"posts": 300, "steps": 8, "prompts": 4, "loss_posts": 16, "seed_steps": 2}
 DEFAULT = {"posts": 0, "steps": 0, "prompts": 0, "loss_posts": 0, "seed_steps": 8}  # 0: all posts, each set's own steps, EvalConfig's
+SIZE_HELP = {"posts": "posts sampled from each input (seeded); 0 = all", "steps": "max_steps of every option set; 0 = each set's own",
+             "prompts": "EvalConfig.prompts; 0 = its default", "loss_posts": "EvalConfig.loss_posts; 0 = its default",
+             "seed_steps": "timed steps of the seed recipe's trainer; 0 = not measured"}
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -54,8 +57,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--base", default="bundled", help="base model of every option set ('bundled', a folder, a Hub id)")
     p.add_argument("--seed", type=int, default=0, help="seed of the sample, training and evaluation")
     p.add_argument("--quick", action="store_true", help="smoke run: %(posts)d posts, %(steps)d steps, %(prompts)d prompts" % QUICK)
-    for key in DEFAULT:
-        p.add_argument("--" + key.replace("_", "-"), type=int, default=None, help=f"override the size's {key} (0 = default)")
+    for key, what in SIZE_HELP.items():
+        p.add_argument("--" + key.replace("_", "-"), type=int, default=None, help=what)
     p.add_argument("--json", type=Path, help="write the rows (with each set's config) to this file")
     p.add_argument("--lock", help="flock this file around each training + evaluation (e.g. /tmp/tests.lock)")
     args = p.parse_args(argv)
