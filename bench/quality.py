@@ -59,12 +59,18 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--quick", action="store_true", help="smoke run: %(posts)d posts, %(steps)d steps, %(prompts)d prompts" % QUICK)
     for key, what in SIZE_HELP.items():
         p.add_argument("--" + key.replace("_", "-"), type=int, default=None, help=what)
+    p.add_argument("--facts", action="append", default=[], metavar="LABEL=FILE",
+                   help="the person's facts for a fixture or input (e.g. koume=facts.jsonl), asked by the evaluation")
     p.add_argument("--json", type=Path, help="write the rows (with each set's config) to this file")
     p.add_argument("--lock", help="flock this file around each training + evaluation (e.g. /tmp/tests.lock)")
     args = p.parse_args(argv)
     size = {**(QUICK if args.quick else DEFAULT)}
     size.update({k: getattr(args, k) for k in DEFAULT if getattr(args, k) is not None})
     args.size = size
+    pairs = [spec.partition("=") for spec in args.facts]
+    if any(not sep or not label or not file for label, sep, file in pairs):
+        p.error("--facts is LABEL=FILE, e.g. koume=facts.jsonl")
+    args.facts = {label: Path(file) for label, _, file in pairs}
     return args
 
 
@@ -153,7 +159,7 @@ def bench(args) -> dict:
         rows = []
         for option in sets:
             option.config.seed = args.seed
-            rows.append(run_row(posts, option, eval_config, args.lock, label))
+            rows.append(run_row(posts, option, eval_config, args.lock, label, args.facts.get(label)))
             r = rows[-1]
             print(f"  {label} / {option.name}: {r['steps']} steps in {r['train_minutes']:.1f} min, evaluated in "
                   f"{r['eval_minutes']:.1f} min; {r['summary']}", flush=True)

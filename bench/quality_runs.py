@@ -66,7 +66,19 @@ class StepClock:
         return round(len(timed) * rows_per_step / seconds, 3) if seconds > 0 else None
 
 
-def run_row(posts, option, eval_config, lock: str | None, label: str) -> dict:
+def set_facts(registry, slug: str, facts_file: Path | None) -> None:
+    """The person's facts (a .jsonl/.json/.csv of questions and answers) stored with the persona, so the
+    evaluation asks them; needs studio.persona.facts."""
+    if facts_file is None:
+        return
+    try:
+        from studio.persona.facts import read_facts
+    except ImportError:
+        raise SystemExit("--facts needs studio.persona.facts (persona facts), which this checkout lacks.") from None
+    registry.set_facts(slug, read_facts(facts_file))
+
+
+def run_row(posts, option, eval_config, lock: str | None, label: str, facts_file: Path | None = None) -> dict:
     """Train `option` (an OptionSet) on `posts` (uncleaned: train_persona cleans them), evaluate, return the row."""
     from tqdm import tqdm
 
@@ -85,6 +97,7 @@ def run_row(posts, option, eval_config, lock: str | None, label: str) -> dict:
         bar.close()
         tokenizer = load_tokenizer(resolve_base(config.base_model))
         ensure_chat_template(tokenizer)
+        set_facts(registry, trained.persona.slug, facts_file)
         started = time.perf_counter()
         result = evaluate_persona(trained.persona.slug, eval_config, registry, model=trained.model, tokenizer=tokenizer)
         eval_s = time.perf_counter() - started
