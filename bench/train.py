@@ -52,8 +52,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 FIXTURES = {"koume": ROOT.parent / "shared" / "fixtures" / "koume-dayuu-tweets.csv",
             "andre": ROOT.parent / "shared" / "fixtures" / "x-archive-andreruffert.zip"}
-NAME = "bench"  # persona name: the system prompt is studio.chat_format.default_system_prompt(NAME) in both recipes
-BATCH = 4
+sys.path.insert(0, str(ROOT / "bench"))
+from seed_recipe import BATCH, NAME  # noqa: E402  (the seed recipe's trainer lives in bench/seed_recipe.py)
 
 
 def peak_rss_mb() -> float:
@@ -143,13 +143,7 @@ def run_studio(fixture: str, mode: str, args) -> tuple:
 
 
 def run_seed(fixture: str, mode: str, args) -> tuple:
-    import torch
-    from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForCausalLM, Trainer, TrainingArguments, default_data_collator
-
-    from studio.training.config import TrainConfig
-    from studio.chat_format import build_examples, default_system_prompt
-    from studio.models import load_tokenizer, resolve_base
+    from seed_recipe import seed_train
 
     if mode == "speed":
         _, _, train, val = cleaned_split(fixture)
@@ -157,29 +151,7 @@ def run_seed(fixture: str, mode: str, args) -> tuple:
     else:
         train, val, _ = epoch_subset(fixture, args.epoch_posts, args.val_posts)
         steps = math.ceil(len(train) / BATCH)
-    ref = resolve_base("bundled")
-    tokenizer = load_tokenizer(ref)
-    examples = build_examples(train, tokenizer, default_system_prompt(NAME), 10 ** 6, seed=0)  # no truncation
-    width = max(len(e["input_ids"]) for e in examples)  # padding=True over the whole data set
-    rows = []
-    for e in examples:
-        pad = width - len(e["input_ids"])
-        labels = e["input_ids"] if args.seed_labels == "all" else e["labels"]
-        rows.append({"input_ids": torch.tensor(e["input_ids"] + [tokenizer.pad_token_id] * pad),
-                     "attention_mask": torch.tensor([1] * len(e["input_ids"]) + [0] * pad),
-                     "labels": torch.tensor(labels + [-100] * pad)})
-    torch.manual_seed(0)
-    model = AutoModelForCausalLM.from_pretrained(ref.path, dtype=torch.float32)
-    model = get_peft_model(model, LoraConfig(r=16, lora_alpha=32, lora_dropout=0.05, target_modules=["q_proj", "v_proj"],
-                                             task_type="CAUSAL_LM"))
-    studio = TrainConfig()
-    with tempfile.TemporaryDirectory(prefix="bench-seed-") as scratch:
-        targs = TrainingArguments(output_dir=scratch, max_steps=steps, per_device_train_batch_size=BATCH,
-                                  learning_rate=studio.learning_rate, lr_scheduler_type="linear", logging_steps=1,
-                                  save_strategy="no", report_to="none", disable_tqdm=True, seed=0, use_cpu=True,
-                                  remove_unused_columns=False, dataloader_num_workers=0)
-        Trainer(model=model, args=targs, train_dataset=rows, data_collator=default_data_collator).train()
-    return model, val
+    return seed_train(train, steps, "bundled", args.seed_labels), val
 
 
 def validation_loss(model, posts) -> float:
