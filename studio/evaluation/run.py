@@ -26,7 +26,7 @@ from studio.evaluation.config import EvalConfig
 from studio.chat_format import chat_messages
 from studio.errors import PersonaError
 from studio.events import EVALUATE, STAGE_DONE, EvaluateEvent, Progress, ignore
-from studio.evaluation import memorisation, probe, report, style
+from studio.evaluation import discriminator, memorisation, probe, report, style
 from studio.chat.generate import BASE_ADAPTER
 from studio.evaluation.generate import eval_settings, generate, held_out_loss
 from studio.files import utc_now
@@ -121,7 +121,7 @@ def evaluate_persona(name: str, config: EvalConfig | None = None, registry: Pers
 
     stage("style")
     real = _sample(validation_posts or train_posts, config.reference_posts, config.seed)
-    result["style"] = _style(base_replies, persona_replies, real)
+    result["style"] = _style(base_replies, persona_replies, real, config.seed)
     if result["style"]["similarity"] is None:
         result.setdefault("warnings", []).append(
             f"Style similarity skipped: the embedding model is not installed ({style.INSTALL_EMBEDDER})"
@@ -162,11 +162,15 @@ def _held_out_losses(model, tokenizer, adapter: str, persona: Persona, validatio
     }
 
 
-def _style(base_replies: list[str], persona_replies: list[str], real: list[str]) -> dict:
-    """Embedding similarity (None without the embedding model) and statistics of the replies and the real posts."""
+def _style(base_replies: list[str], persona_replies: list[str], real: list[str], seed: int = 0) -> dict:
+    """Character n-gram distance and discriminator AUC (any language), embedding similarity (English-only;
+    None without the embedding model) and statistics of the replies and the real posts."""
     groups = {"base": base_replies, "persona": persona_replies, "real": real}
+    sides = {"base": base_replies, "persona": persona_replies}
     return {
-        "similarity": style.similarity({"base": base_replies, "persona": persona_replies}, real),
+        "ngram": discriminator.ngram_distance(sides, real, seed),
+        "discriminator": discriminator.discriminate(sides, real, seed=seed),
+        "similarity": style.similarity(sides, real),
         "stats": {k: style.text_stats(v) for k, v in groups.items()},
         "lengths": {k: style.length_histogram(v) for k, v in groups.items()},
         "words": style.characteristic_words(groups),
