@@ -29,18 +29,26 @@ def questions(quick: bool = False) -> tuple[dict, ...]:
     return tuple(q for q in data if q["quick"] or not quick)
 
 
-def _fold(text: str) -> str:
+def fold(text: str) -> str:
     return unicodedata.normalize("NFKC", text).lower()
+
+
+KANJI = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3005"  # CJK ideographs and the repeat mark 々
 
 
 def is_correct(reply: str, answers: list[str]) -> bool:
     """Whether the reply contains an expected answer. Latin/digit answers must stand as whole words
-    ('7' is not found in '17'); Japanese answers are found anywhere (no spaces between words)."""
-    folded = _fold(reply)
+    ('7' is not found in '17'); Japanese answers are found anywhere (no spaces between words), except
+    that a one-character answer must stand apart from other kanji (青 in 青です, not in 青森), so that
+    word salad does not score by chance."""
+    folded = fold(reply)
     for answer in answers:
-        answer = _fold(answer)
+        answer = fold(answer)
         if re.fullmatch(r"[a-z0-9 .\-]+", answer):
             if re.search(rf"(?<![a-z0-9]){re.escape(answer)}(?![a-z0-9])", folded):
+                return True
+        elif len(answer) == 1:
+            if re.search(rf"(?<![{KANJI}]){re.escape(answer)}(?![{KANJI}])", folded):
                 return True
         elif answer in folded:
             return True
