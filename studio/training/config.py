@@ -21,7 +21,7 @@ class TrainConfig(Settings):
     method: str = field(default="auto", metadata={"help": "'auto': QLoRA on a CUDA GPU, LoRA on a CPU; 'lora' (fp32 on CPU); 'qlora' (4-bit NF4, CUDA only); 'dora' (weight-decomposed LoRA)."})
     max_steps: int = field(default=60, metadata={"help": "Optimizer steps. 20-60 for a quick try, a few hundred for a real persona."})
     epochs: float = field(default=0.0, metadata={"help": "Passes over the posts; when above 0 it replaces max_steps."})
-    learning_rate: float = field(default=5e-4, metadata={"help": "AdamW learning rate for the LoRA weights."})
+    learning_rate: float = field(default=1e-4, metadata={"help": "AdamW learning rate for the LoRA weights."})
     scheduler: str = field(default="linear", metadata={"help": "Learning-rate schedule: 'linear', 'cosine' or 'constant' (after warm-up)."})
     warmup_ratio: float = field(default=0.05, metadata={"help": "Share of the steps spent warming the learning rate up."})
     weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay on the LoRA weights."})
@@ -30,11 +30,11 @@ class TrainConfig(Settings):
     alpha: int = field(default=0, metadata={"help": "LoRA alpha: scale of the update; 0 = 2 x rank."})
     dropout: float = field(default=0.0, metadata={"help": "Dropout on the LoRA input. Off by default: measured here, 0.05 "
                                                    "gave the same validation loss and cost ~17 % more time and memory."})
-    lora_layers: int = field(default=0, metadata={"help": "LoRA only on the top N decoder layers (the lower ones stay the base model's, "
+    lora_layers: int = field(default=10, metadata={"help": "LoRA only on the top N decoder layers (the lower ones stay the base model's, "
                                                      "and the backward pass stops there: cheaper steps); 0 = every layer."})
     rslora: bool = field(default=False, metadata={"help": "rsLoRA: scale the update by alpha / sqrt(rank) instead of alpha / rank "
                                                    "(steadier at high ranks)."})
-    replay_share: float = field(default=0.0, metadata={"help": "Share of each batch's rows that are the base model's own answers to "
+    replay_share: float = field(default=0.25, metadata={"help": "Share of each batch's rows that are the base model's own answers to "
                                                            "everyday requests (studio/training/replay.json, generated once per base "
                                                            "model and cached), so the persona keeps what the base knew; 0 = off."})
     kl_weight: float = field(default=0.0, metadata={"help": "KL anchor: on the replay rows, add this weight x KL(base || persona) of the "
