@@ -1,7 +1,8 @@
 """Train a persona: LoRA on the base model (4-bit QLoRA on CUDA, fp32 LoRA on CPU), saved to the registry.
 
 `train_persona` runs the steps in order: the posts (`_posts_to_train`), the examples (`_examples`), the
-model with fresh adapters (`_load_lora_model`), the Trainer (`_trainer`, `_callbacks`) and its run
+model with fresh adapters (`_load_lora_model`, on the top `lora_layers` layers), the replay rows (`_replay`:
+the base model's cached answers, studio.training.replay), the Trainer (`_trainer`, `_callbacks`) and its run
 (`_fit`), the figures (`_metrics`), the saved persona (`_save`), and the evaluation after training.
 
 Progress goes to a callback as events (studio.events): `start`, `step` (loss, learning rate, tokens/s,

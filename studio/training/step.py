@@ -8,6 +8,10 @@ nothing is skipped, with the same loss and gradients as the plain forward (tests
 - The rows of a batch run as one row in which their common opening (chat markup, system prompt) comes
   once, each row's rest attending to it and to itself only (`one_row`).
 - A batch wider than `max_batch_tokens` runs in parts whose gradients add up (less peak memory).
+- With replay (studio.training.replay), a batch also carries replay rows (the base model's own answers,
+  key "replay"), run as their own part: the step's loss is (1 - replay_share) x the posts' mean
+  cross-entropy + replay_share x (the replay rows' mean cross-entropy + kl_weight x their mean
+  KL(base || persona)), the base's distribution from the same model with the adapter off (`replay_loss`).
 """
 
 from __future__ import annotations
