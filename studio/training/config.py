@@ -21,7 +21,7 @@ class TrainConfig(Settings):
     method: str = field(default="auto", metadata={"help": "'auto': QLoRA on a CUDA GPU, LoRA on a CPU; 'lora' (fp32 on CPU); 'qlora' (4-bit NF4, CUDA only); 'dora' (weight-decomposed LoRA)."})
     max_steps: int = field(default=60, metadata={"help": "Optimizer steps. 20-60 for a quick try, a few hundred for a real persona."})
     epochs: float = field(default=0.0, metadata={"help": "Passes over the posts; when above 0 it replaces max_steps."})
-    learning_rate: float = field(default=5e-4, metadata={"help": "AdamW learning rate for the LoRA weights."})
+    learning_rate: float = field(default=1e-4, metadata={"help": "AdamW learning rate for the LoRA weights."})
     scheduler: str = field(default="linear", metadata={"help": "Learning-rate schedule: 'linear', 'cosine' or 'constant' (after warm-up)."})
     warmup_ratio: float = field(default=0.05, metadata={"help": "Share of the steps spent warming the learning rate up."})
     weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay on the LoRA weights."})
@@ -30,6 +30,15 @@ class TrainConfig(Settings):
     alpha: int = field(default=0, metadata={"help": "LoRA alpha: scale of the update; 0 = 2 x rank."})
     dropout: float = field(default=0.0, metadata={"help": "Dropout on the LoRA input. Off by default: measured here, 0.05 "
                                                    "gave the same validation loss and cost ~17 % more time and memory."})
+    lora_layers: int = field(default=10, metadata={"help": "LoRA only on the top N decoder layers (the lower ones stay the base model's, "
+                                                     "and the backward pass stops there: cheaper steps); 0 = every layer."})
+    rslora: bool = field(default=False, metadata={"help": "rsLoRA: scale the update by alpha / sqrt(rank) instead of alpha / rank "
+                                                   "(steadier at high ranks)."})
+    replay_share: float = field(default=0.25, metadata={"help": "Share of each batch's rows that are the base model's own answers to "
+                                                           "everyday requests (studio/training/replay.json, generated once per base "
+                                                           "model and cached), so the persona keeps what the base knew; 0 = off."})
+    kl_weight: float = field(default=0.0, metadata={"help": "KL anchor: on the replay rows, add this weight x KL(base || persona) of the "
+                                                        "next-token distribution (the base = the adapter off); 0 = off. Needs replay_share."})
     target_modules: str = field(default="all-linear", metadata={"help": "Layers that get adapters: 'all-linear' (every linear projection, found automatically) or names like 'q_proj,v_proj'."})
     batch_size: int = field(default=4, metadata={"help": "Posts per step."})
     grad_accum: int = field(default=1, metadata={"help": "Gradient accumulation: batches per optimizer step."})
@@ -41,8 +50,8 @@ class TrainConfig(Settings):
     gradient_checkpointing: bool = field(default=False, metadata={"help": "Recompute activations to save GPU memory (slower; for large base models)."})
     seed: int = field(default=0, metadata={"help": "Seed for data order, prompts and initialisation."})
     evaluate: bool = field(default_factory=lambda: os.environ.get("STUDIO_EVALUATE", "1") != "0", metadata={"help": "Evaluate the persona when training ends (style, copying, held-out loss, knowledge probe; about a minute on the bundled model). Default on; STUDIO_EVALUATE=0 turns the default off."})
-    probe_steps: int = field(default=0, metadata={"help": "Every this many steps, ask a quick subset of the knowledge probe and report its accuracy (forgetting shows as it happens); 0 = off."})
-    probe_stop_drop: float = field(default=0.0, metadata={"help": "Stop training when the quick probe's accuracy falls this far below its value before training (e.g. 0.25); 0 = off. Needs probe_steps."})
+    probe_steps: int = field(default=20, metadata={"help": "Every this many steps, ask a quick subset of the knowledge probe and report its accuracy (forgetting shows as it happens); 0 = off."})
+    probe_stop_drop: float = field(default=0.2, metadata={"help": "Stop training when the quick probe's accuracy falls this far below its value before training (e.g. 0.25); 0 = off. Needs probe_steps."})
 
     def __post_init__(self):
         self._coerce()
@@ -59,6 +68,10 @@ class TrainConfig(Settings):
         self.alpha = self.alpha or 2 * self.rank
         check(self.alpha >= 1, f"alpha must be at least 1 (or 0 for 2 x rank), got {self.alpha}.")
         check(0 <= self.dropout < 1, f"dropout must be in [0, 1), got {self.dropout}.")
+        check(0 <= self.lora_layers <= 1000, f"lora_layers must be between 0 (every layer) and 1000, got {self.lora_layers}.")
+        check(0 <= self.replay_share < 1, f"replay_share must be in [0, 1) (a share of each batch), got {self.replay_share}; try 0.25.")
+        check(0 <= self.kl_weight <= 100, f"kl_weight must be between 0 (off) and 100, got {self.kl_weight}; try 0.5.")
+        check(not self.kl_weight or self.replay_share, "kl_weight needs replay rows: set replay_share above 0 (e.g. 0.25), or kl_weight to 0.")
         check(self.target_modules.strip() != "", "target_modules is empty: use 'all-linear' or names like 'q_proj,v_proj'.")
         check(1 <= self.batch_size <= 512, f"batch_size must be between 1 and 512, got {self.batch_size}.")
         check(1 <= self.grad_accum <= 256, f"grad_accum must be between 1 and 256, got {self.grad_accum}.")

@@ -1,7 +1,8 @@
 """Train a persona: LoRA on the base model (4-bit QLoRA on CUDA, fp32 LoRA on CPU), saved to the registry.
 
 `train_persona` runs the steps in order: the posts (`_posts_to_train`), the examples (`_examples`), the
-model with fresh adapters (`_load_lora_model`), the Trainer (`_trainer`, `_callbacks`) and its run
+model with fresh adapters (`_load_lora_model`, on the top `lora_layers` layers), the replay rows (`_replay`:
+the base model's cached answers, studio.training.replay), the Trainer (`_trainer`, `_callbacks`) and its run
 (`_fit`), the figures (`_metrics`), the saved persona (`_save`), and the evaluation after training.
 
 Progress goes to a callback as events (studio.events): `start`, `step` (loss, learning rate, tokens/s,
@@ -24,6 +25,7 @@ from studio.persona.card import write_card
 from studio.clean import CleanConfig, CleanReport, clean_posts, split_posts
 from studio.clean.sources import split_counts
 from studio.training.config import TrainConfig
+from studio.training.replay import ReplayCollator, base_answers, replay_examples, replay_rows
 from studio.chat_format import build_examples, default_system_prompt, ensure_chat_template, pad_batch
 from studio.errors import InputError, ModelError
 from studio.events import EVAL, START, STEP, WARNING, EvalEvent, Progress, StartEvent, StepEvent, WarningEvent, ignore
@@ -32,6 +34,7 @@ from studio.ingest import Post
 from studio.models import cuda_available, load_model, load_tokenizer, resolve_base, use_4bit
 from studio.persona.registry import Persona, PersonaRegistry
 from studio.training.step import post_token_trainer
+from studio.training.watch import knowledge_watch
 
 log = logging.getLogger(__name__)
 
@@ -91,13 +94,29 @@ def _lora_model(model, config: TrainConfig, quantized: bool):
         model.gradient_checkpointing_enable()
         model.enable_input_require_grads()
     lora = LoraConfig(
-        r=config.rank, lora_alpha=config.alpha, lora_dropout=config.dropout, target_modules=config.targets(),
-        use_dora=config.method == "dora", task_type="CAUSAL_LM",
+        r=config.rank, lora_alpha=config.alpha, lora_dropout=config.dropout,
+        use_dora=config.method == "dora", use_rslora=config.rslora, task_type="CAUSAL_LM", **_layers(model, config),
     )
     try:
         return get_peft_model(model, lora)
     except ValueError as exc:
         raise InputError(f"target_modules {config.target_modules!r} does not fit this base model ({exc}). Use 'all-linear'.") from exc
+
+
+def _layers(model, config: TrainConfig) -> dict:
+    """peft's target_modules, and for LoRA on the top `lora_layers` decoder layers only, the layers (peft takes
+    those with a list of module names only: 'all-linear' becomes the names of the decoder layers' linear ones)."""
+    import torch
+
+    total = getattr(model.config, "num_hidden_layers", None)
+    if not config.lora_layers or not total or config.lora_layers >= total:
+        return {"target_modules": config.targets()}
+    names = config.targets()
+    if names == "all-linear":
+        names = sorted({name.rsplit(".", 1)[-1] for name, module in model.named_modules()
+                        if ".layers." in name and isinstance(module, torch.nn.Linear)})
+    return {"target_modules": names, "layers_to_transform": list(range(total - config.lora_layers, total)),
+            "layers_pattern": "layers"}
 
 
 def _optimizer(model, config: TrainConfig):
@@ -161,10 +180,11 @@ def train_persona(
     examples, eval_examples = _examples(posts, train_posts, validation_posts, tokenizer, system_prompt, config)
     evaluate = bool(eval_examples) and config.eval_steps > 0
     model = _load_lora_model(ref, config, quantized)
+    replay = _replay(model, tokenizer, ref, config)
     started = time.perf_counter()
     with _output_dir(checkpoint_dir) as output_dir:
         trainer = _trainer(model, tokenizer, config, examples, eval_examples, output_dir, evaluate, quantized,
-                           _callbacks(tokenizer, config, evaluate, emit, started))
+                           _callbacks(tokenizer, config, evaluate, emit, started), replay)
         emit(StartEvent(event=START, total=trainer.args.max_steps if trainer.args.max_steps > 0 else None,
                         train_posts=len(train_posts), validation_posts=len(validation_posts),
                         method=_method(config, quantized), device=_device()))
@@ -204,6 +224,14 @@ def _examples(posts: list[Post], train_posts: list[Post], validation_posts: list
     return examples, eval_examples
 
 
+def _replay(model, tokenizer, ref, config: TrainConfig) -> list:
+    """The replay examples (the base model's cached answers), none when replay_share is 0."""
+    if not config.replay_share:
+        return []
+    answers = base_answers(model, tokenizer, {**ref.to_json(), "path": str(ref.path)})
+    return replay_examples(answers, tokenizer, config.max_length)
+
+
 def _method(config: TrainConfig, quantized: bool) -> str:
     return "qlora-nf4" if quantized else ("dora" if config.method == "dora" else "lora-fp32")
 
@@ -230,10 +258,8 @@ def _callbacks(tokenizer, config: TrainConfig, evaluate: bool, emit: Progress, s
     callbacks = [_events_callback(emit, config.max_steps, started)]
     if evaluate and config.patience:
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=config.patience))
-    if config.probe_steps:  # general knowledge watched during training: probe events
-        from studio.evaluation.probe import probe_callback
-
-        callbacks.append(probe_callback(tokenizer, emit, config.probe_steps, config.probe_stop_drop))
+    if config.probe_steps:  # general knowledge watched during training: probe events, early stop (studio.training.watch)
+        callbacks.append(knowledge_watch(tokenizer, emit, config.probe_steps, config.probe_stop_drop))
     return callbacks
 
 
@@ -248,14 +274,19 @@ def _output_dir(checkpoint_dir: Path | None):
 
 
 def _trainer(model, tokenizer, config: TrainConfig, examples: list, eval_examples: list, output_dir: Path,
-             evaluate: bool, quantized: bool, callbacks: list):
-    """The Trainer of post tokens (studio.training.step) on the examples, writing to `output_dir`."""
+             evaluate: bool, quantized: bool, callbacks: list, replay: list | None = None):
+    """The Trainer of post tokens (studio.training.step) on the examples, writing to `output_dir`; with `replay`
+    examples, `replay_rows` of them join each batch (studio.training.replay)."""
     from transformers import PrinterCallback
 
-    trainer = post_token_trainer(config.max_batch_tokens)(
+    def pad(batch):
+        return pad_batch(batch, tokenizer.pad_token_id)
+
+    rows = replay_rows(config.batch_size, config.replay_share) if replay else 0
+    trainer = post_token_trainer(config.max_batch_tokens, config.replay_share if rows else 0.0, config.kl_weight)(
         model=model, args=_training_args(config, output_dir, evaluate, quantized), train_dataset=examples,
         eval_dataset=eval_examples or None, callbacks=callbacks, optimizers=(_optimizer(model, config), None),
-        data_collator=lambda batch: pad_batch(batch, tokenizer.pad_token_id),
+        data_collator=ReplayCollator(pad, replay, rows, config.seed) if rows else pad,
     )
     trainer.remove_callback(PrinterCallback)  # progress goes to `progress`, not print()
     return trainer

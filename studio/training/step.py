@@ -8,6 +8,10 @@ nothing is skipped, with the same loss and gradients as the plain forward (tests
 - The rows of a batch run as one row in which their common opening (chat markup, system prompt) comes
   once, each row's rest attending to it and to itself only (`one_row`).
 - A batch wider than `max_batch_tokens` runs in parts whose gradients add up (less peak memory).
+- With replay (studio.training.replay), a batch also carries replay rows (the base model's own answers,
+  key "replay"), run as their own part: the step's loss is (1 - replay_share) x the posts' mean
+  cross-entropy + replay_share x (the replay rows' mean cross-entropy + kl_weight x their mean
+  KL(base || persona)), the base's distribution from the same model with the adapter off (`replay_loss`).
 """
 
 from __future__ import annotations
@@ -148,7 +152,62 @@ def lean_lora(model):
             del module.forward
 
 
-def post_token_trainer(max_batch_tokens: int = 0):
+def labelled_hidden(causal_lm, inputs: dict, keep):
+    """The decoder's last hidden states at the positions that predict a labelled token (`keep`: labels
+    shifted by one, != IGNORE_INDEX), the batch run as `one_row` where that is exact."""
+    config, head = causal_lm.config, causal_lm.get_output_embeddings()
+    decoder = causal_lm.get_decoder()
+    row = one_row(inputs, head.weight.dtype) if one_row_is_exact(config, inputs["input_ids"].shape[1]) else None
+    if row is None:
+        hidden = decoder(input_ids=inputs["input_ids"], attention_mask=inputs.get("attention_mask")).last_hidden_state
+        return hidden[:, :-1][keep]
+    hidden = decoder(input_ids=row["input_ids"], attention_mask=row["attention_mask"],
+                     position_ids=row["position_ids"]).last_hidden_state[0]
+    return hidden[row["where"][:, :-1][keep]]
+
+
+def has_fast_path(causal_lm) -> bool:
+    """Whether the output layer is a plain frozen matrix (no soft-capping, scaling or bias), so that it can run
+    at the labelled positions only."""
+    config, head = causal_lm.config, causal_lm.get_output_embeddings()
+    return not (getattr(config, "final_logit_softcapping", None) or getattr(config, "logit_scale", None)
+                or head.bias is not None or head.weight.requires_grad)
+
+
+def labelled_logits(model, inputs: dict, keep):
+    """Vocabulary-wide logits (float32) at the positions that predict a labelled token."""
+    causal_lm = model.get_base_model() if hasattr(model, "get_base_model") else model
+    if has_fast_path(causal_lm):
+        return (labelled_hidden(causal_lm, inputs, keep) @ causal_lm.get_output_embeddings().weight.T).float()
+    logits = model(input_ids=inputs["input_ids"], attention_mask=inputs.get("attention_mask")).logits
+    return logits[:, :-1][keep].float()
+
+
+def replay_objective(logits, base_logits, targets, kl_weight: float):
+    """Mean cross-entropy of `logits` against `targets` (the base model's own answer) plus `kl_weight` x the
+    mean KL(base || persona) of the next-token distributions, per labelled position. Returns (total, ce, kl)."""
+    log_probs = torch.log_softmax(logits, dim=-1)
+    ce = -log_probs.gather(1, targets[:, None]).mean()
+    if base_logits is None or not kl_weight:
+        return ce, ce.detach(), None
+    base = torch.log_softmax(base_logits.float(), dim=-1)
+    kl = (base.exp() * (base - log_probs)).sum(dim=-1).mean()
+    return ce + kl_weight * kl, ce.detach(), kl.detach()
+
+
+def replay_loss(model, replay: dict, kl_weight: float):
+    """The replay rows' objective (`replay_objective`); the base model's distribution comes from the same model
+    with its adapter off (no gradient), so nothing is loaded twice."""
+    targets = replay["labels"][:, 1:]
+    keep = targets != IGNORE_INDEX
+    base_logits = None
+    if kl_weight:
+        with torch.no_grad(), model.disable_adapter():
+            base_logits = labelled_logits(model, replay, keep)
+    return replay_objective(labelled_logits(model, replay, keep), base_logits, targets[keep], kl_weight)
+
+
+def post_token_trainer(max_batch_tokens: int = 0, replay_share: float = 0.0, kl_weight: float = 0.0):
     """A Trainer that runs the output layer only where the loss is taken (the post's tokens), trains
     inside `lean_lora`, runs a batch's rows as `one_row` (their shared opening once), and runs a batch
     wider than `max_batch_tokens` in parts.
@@ -164,39 +223,45 @@ def post_token_trainer(max_batch_tokens: int = 0):
     from transformers import Trainer
 
     class PostTokenTrainer(Trainer):
+        replay_terms: dict = {}  # the last training step's replay cross-entropy and KL (None without kl_weight)
+
         def train(self, *args, **kwargs):
             with lean_lora(self.model):
                 return super().train(*args, **kwargs)
 
         def training_step(self, model, inputs, num_items_in_batch=None):
+            replay = inputs.pop("replay", None) if replay_share else None
             parts = split_batch(inputs, max_batch_tokens)
             if len(parts) == 1:
-                return super().training_step(model, inputs, num_items_in_batch)
-            if num_items_in_batch is None:  # the Trainer's own default: a mean per batch, divided by the accumulation
-                num_items_in_batch = (inputs["labels"][:, 1:] != IGNORE_INDEX).sum() * self.current_gradient_accumulation_steps
-            return sum(super(PostTokenTrainer, self).training_step(model, part, num_items_in_batch) for part in parts)
+                loss = super().training_step(model, inputs, num_items_in_batch)
+            else:
+                if num_items_in_batch is None:  # the Trainer's own default: a mean per batch, divided by the accumulation
+                    num_items_in_batch = (inputs["labels"][:, 1:] != IGNORE_INDEX).sum() * self.current_gradient_accumulation_steps
+                loss = sum(super(PostTokenTrainer, self).training_step(model, part, num_items_in_batch) for part in parts)
+            if replay is None:
+                return loss
+            super().training_step(model, {"replay": replay}, num_items_in_batch)  # its own backward
+            return loss / (1 - replay_share)  # logged: the posts' own loss, as without replay
 
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            replay = inputs.pop("replay", None)
+            if "input_ids" not in inputs:  # the replay rows of a training step
+                total, ce, kl = replay_loss(model, replay, kl_weight)
+                self.replay_terms = {"ce": float(ce), "kl": None if kl is None else float(kl)}
+                self.loss_is_scaled_for_ga = True
+                loss = replay_share * total / self.current_gradient_accumulation_steps
+                return (loss, {"loss": loss}) if return_outputs else loss
+            weight = 1 - replay_share if model.training else 1.0  # validation loss stays the posts' own
             causal_lm = model.get_base_model() if hasattr(model, "get_base_model") else model
-            config, head = causal_lm.config, causal_lm.get_output_embeddings()
-            if getattr(config, "final_logit_softcapping", None) or getattr(config, "logit_scale", None) \
-                    or head.bias is not None or head.weight.requires_grad:
-                return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+            if not has_fast_path(causal_lm):
+                out = super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+                return (out[0] * weight, out[1]) if return_outputs else out * weight
             labels = inputs["labels"][:, 1:]
             keep = labels != IGNORE_INDEX
-            decoder = causal_lm.get_decoder()
-            row = one_row(inputs, head.weight.dtype) if one_row_is_exact(config, inputs["input_ids"].shape[1]) else None
-            if row is None:
-                hidden = decoder(input_ids=inputs["input_ids"], attention_mask=inputs.get("attention_mask")).last_hidden_state
-                hidden = hidden[:, :-1][keep]
-            else:
-                hidden = decoder(input_ids=row["input_ids"], attention_mask=row["attention_mask"],
-                                 position_ids=row["position_ids"]).last_hidden_state[0]
-                hidden = hidden[row["where"][:, :-1][keep]]
-            loss = post_token_loss(hidden, head.weight, labels[keep])
+            loss = post_token_loss(labelled_hidden(causal_lm, inputs, keep), causal_lm.get_output_embeddings().weight, labels[keep])
             # Normalised over the post tokens of the whole accumulated batch when the Trainer counted them.
             self.loss_is_scaled_for_ga = num_items_in_batch is not None
-            loss = loss / (num_items_in_batch if num_items_in_batch is not None else keep.sum().clamp(min=1))
+            loss = weight * loss / (num_items_in_batch if num_items_in_batch is not None else keep.sum().clamp(min=1))
             return (loss, {"loss": loss}) if return_outputs else loss
 
     return PostTokenTrainer

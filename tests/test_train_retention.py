@@ -1,0 +1,184 @@
+"""Training that keeps what the base knew: replay rows and the KL anchor change the loss as specified
+(planted distributions), LoRA on the upper layers only (and the backward stops there), the replay answers
+are cached per base model, and the quick knowledge probe runs during training by default."""
+
+import json
+import math
+
+import pytest
+import torch
+
+from studio.chat_format import build_examples, pad_batch
+from studio.errors import ConfigError
+from studio.ingest import Post
+from studio.persona.registry import PersonaRegistry
+from studio.training.config import TrainConfig
+from studio.training.replay import REPLAY_FILE, ReplayCollator, base_answers, cache_path, prompts, replay_examples, replay_rows
+from studio.training.run import train_persona
+from studio.training.step import post_token_trainer, replay_objective
+from tests.conftest import POSTS
+
+
+@pytest.fixture(scope="module")
+def four_layers(tiny_model_dir, tmp_path_factory):
+    """The tiny Llama with 4 decoder layers (so that 'the top 2' is a real choice)."""
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    config = LlamaConfig.from_pretrained(tiny_model_dir)
+    config.num_hidden_layers = 4
+    torch.manual_seed(1)
+    folder = tmp_path_factory.mktemp("tiny-llama-4")
+    LlamaForCausalLM(config).save_pretrained(folder)
+    AutoTokenizer.from_pretrained(tiny_model_dir).save_pretrained(folder)
+    return folder
+
+
+def test_replay_prompts_are_everyday_requests_in_both_languages():
+    rows = prompts()
+    assert len(rows) >= 200 and len({r["id"] for r in rows}) == len(rows) == len({r["prompt"] for r in rows})
+    langs = [r["lang"] for r in rows]
+    assert abs(langs.count("en") - langs.count("ja")) <= len(rows) // 10
+    assert all(set(r) == {"id", "lang", "topic", "prompt"} and r["prompt"].strip() for r in rows)
+    assert {r["topic"] for r in rows} <= set(json.loads(REPLAY_FILE.read_text(encoding="utf-8"))["topics"])
+
+
+def test_replay_objective_on_planted_distributions():
+    base = torch.log(torch.tensor([[0.5, 0.5], [0.25, 0.75]]))
+    persona = torch.log(torch.tensor([[0.9, 0.1], [0.25, 0.75]])).requires_grad_()
+    targets = torch.tensor([0, 1])
+    ce = (-math.log(0.9) - math.log(0.75)) / 2
+    kl = (0.5 * math.log(0.5 / 0.9) + 0.5 * math.log(0.5 / 0.1) + 0) / 2  # the second row: the same distribution
+    total, got_ce, got_kl = replay_objective(persona, base, targets, kl_weight=2.0)
+    assert got_ce.item() == pytest.approx(ce, abs=1e-6) and got_kl.item() == pytest.approx(kl, abs=1e-6)
+    assert total.item() == pytest.approx(ce + 2.0 * kl, abs=1e-6)
+    only_ce, _, no_kl = replay_objective(persona, base, targets, kl_weight=0.0)
+    assert no_kl is None and only_ce.item() == pytest.approx(ce, abs=1e-6)
+    same, _, zero = replay_objective(base.clone().requires_grad_(), base, targets, kl_weight=5.0)
+    assert zero.item() == pytest.approx(0.0, abs=1e-7)
+    total.backward()  # the KL pulls the persona's first row back towards the base's 50/50
+    assert persona.grad[0, 0] > 0
+
+
+def _peft(folder, layers=None):
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    torch.manual_seed(0)
+    extra = {"layers_to_transform": layers, "layers_pattern": "layers"} if layers else {}
+    targets = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"] if layers else "all-linear"
+    model = get_peft_model(AutoModelForCausalLM.from_pretrained(folder),
+                           LoraConfig(r=4, lora_alpha=8, target_modules=targets, task_type="CAUSAL_LM", **extra))
+    with torch.no_grad():  # a persona that differs from the base (LoRA B starts at zero)
+        for name, p in model.named_parameters():
+            if "lora_B" in name:
+                p.normal_(0, 0.5)
+    return model
+
+
+def _plain_ce(model, batch):
+    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits[:, :-1]
+    return torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), batch["labels"][:, 1:].reshape(-1), ignore_index=-100)
+
+
+def test_trainer_loss_is_posts_plus_replay_plus_kl(tiny_model_dir, tmp_path):
+    from transformers import AutoTokenizer, TrainingArguments
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    model = _peft(tiny_model_dir)
+    posts = pad_batch(build_examples([Post(p) for p in POSTS[:4]], tokenizer, "You are T.", 128), tokenizer.pad_token_id)
+    replay = pad_batch(replay_examples([{"prompt": "How do I relax?", "answer": "Take a walk and breathe slowly."},
+                                        {"prompt": "お茶のいれ方は？", "answer": "お湯を少し冷ましてから注ぎます。"}], tokenizer, 128),
+                       tokenizer.pad_token_id)
+    share, weight = 0.25, 0.7
+    trainer = post_token_trainer(0, share, weight)(model=model, args=TrainingArguments(str(tmp_path), use_cpu=True, report_to="none"))
+    trainer.current_gradient_accumulation_steps = 1
+    model.train()
+    with torch.no_grad():
+        persona_ce, replay_ce = _plain_ce(model, posts), _plain_ce(model, replay)
+        keep = replay["labels"][:, 1:] != -100
+        persona_logp = torch.log_softmax(model(**{k: replay[k] for k in ("input_ids", "attention_mask")}).logits[:, :-1][keep], -1)
+        with model.disable_adapter():
+            base_logp = torch.log_softmax(model(**{k: replay[k] for k in ("input_ids", "attention_mask")}).logits[:, :-1][keep], -1)
+        kl = (base_logp.exp() * (base_logp - persona_logp)).sum(-1).mean()
+        assert kl > 1e-3  # the planted adapter moved the distribution
+        got_posts = trainer.compute_loss(model, dict(posts))
+        got_replay = trainer.compute_loss(model, {"replay": replay})
+    assert got_posts.item() == pytest.approx((1 - share) * persona_ce.item(), rel=1e-4)
+    assert got_replay.item() == pytest.approx(share * (replay_ce.item() + weight * kl.item()), rel=1e-4)
+    assert trainer.replay_terms["kl"] == pytest.approx(kl.item(), rel=1e-4)
+    model.eval()  # validation loss is the posts' own, unweighted
+    with torch.no_grad():
+        assert trainer.compute_loss(model, dict(posts, replay=replay)).item() == pytest.approx(persona_ce.item(), rel=1e-4)
+
+
+def test_replay_rows_and_collator():
+    assert [replay_rows(4, s) for s in (0.0, 0.1, 0.25, 0.34, 0.5)] == [0, 1, 1, 2, 4]
+    examples = [{"input_ids": [i, i], "labels": [-100, i]} for i in range(1, 4)]
+    collate = ReplayCollator(lambda rows: pad_batch(rows, 0), examples, rows=2, seed=0)
+    first, second = collate(examples[:1]), collate(examples[:1])
+    assert first["replay"]["input_ids"].shape == (2, 2) and second["replay"]["input_ids"].shape == (2, 2)
+    seen = first["replay"]["input_ids"][:, 0].tolist() + second["replay"]["input_ids"][:, 0].tolist()
+    assert sorted(set(seen)) == [1, 2, 3]  # it cycles through all of them
+
+
+def test_upper_layer_lora_adapters_and_backward_stop(four_layers):
+    def layers_with_grad(model):
+        fired = set()
+        decoder_layers = model.get_base_model().model.layers
+        hooks = [layer.register_full_backward_hook(lambda m, gi, go, i=i: fired.add(i)) for i, layer in enumerate(decoder_layers)]
+        ids = torch.tensor([[1, 2, 3, 4, 5]])
+        model(input_ids=ids, labels=ids).loss.backward()
+        for hook in hooks:
+            hook.remove()
+        return fired
+
+    top = _peft(four_layers, layers=[2, 3])
+    adapted = {int(n.split("layers.")[1].split(".")[0]) for n, _ in top.named_parameters() if "lora_" in n}
+    assert adapted == {2, 3}
+    assert layers_with_grad(top) == {2, 3}
+    assert layers_with_grad(_peft(four_layers)) == {0, 1, 2, 3}
+
+
+def test_train_with_top_layers_rslora_and_replay(four_layers):
+    registry = PersonaRegistry()
+    config = TrainConfig(base_model=str(four_layers), max_steps=3, batch_size=2, lora_layers=1, rslora=True, rank=4,
+                         replay_share=0.34, kl_weight=0.5, probe_steps=0, learning_rate=5e-3)
+    result = train_persona([Post(p) for p in POSTS], "Top", config, registry=registry)
+    names = [n for n, _ in result.model.named_parameters() if "lora_A" in n]
+    assert names and all("layers.3." in n for n in names)
+    lora = result.model.peft_config["default"]
+    assert lora.use_rslora and list(lora.layers_to_transform) == [3]
+    assert result.persona.train["replay_share"] == 0.34 and result.persona.train["lora_layers"] == 1
+    assert all(math.isfinite(x) for x in result.persona.metrics["loss_history"])
+
+
+def test_replay_answers_cached_per_base_model(tiny_model_dir):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    key = {"spec": "tiny-cache-test", "path": str(tiny_model_dir)}
+    path = cache_path(key)
+    path.unlink(missing_ok=True)
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    first = base_answers(AutoModelForCausalLM.from_pretrained(tiny_model_dir), tokenizer, key)
+    assert path.is_file() and first and {a["id"] for a in first} <= {p["id"] for p in prompts()}
+    written = path.stat().st_mtime_ns
+    again = base_answers(None, tokenizer, key)  # no model: the cached answers are read back
+    assert again == first and path.stat().st_mtime_ns == written
+    assert cache_path({**key, "spec": "another-base"}) != path
+
+
+def test_probe_during_training_by_default(tiny_model_dir):
+    config = TrainConfig(base_model=str(tiny_model_dir), max_steps=TrainConfig().probe_steps, batch_size=4)
+    assert config.probe_steps > 0 and config.probe_stop_drop > 0
+    events = []
+    train_persona([Post(p) for p in POSTS], "Probed", config, registry=PersonaRegistry(), progress=events.append)
+    probes = [e for e in events if e["event"] == "probe"]
+    assert [e["step"] for e in probes] == [0, config.probe_steps]
+    assert all(0 <= e["accuracy"] <= 1 and e["questions"] > 0 for e in probes)
+
+
+def test_kl_needs_replay():
+    with pytest.raises(ConfigError, match="replay_share"):
+        TrainConfig(replay_share=0.0, kl_weight=0.5)
+    with pytest.raises(ConfigError, match="replay_share"):
+        TrainConfig(replay_share=1.0)
