@@ -17,6 +17,7 @@ from __future__ import annotations
 from studio.chat.generate import BASE_ADAPTER
 from studio.chat.memory import block, memory_for, system_prompter
 from studio.chat_format import chat_messages
+from studio.evaluation import report
 from studio.evaluation.generate import eval_settings, generate
 from studio.evaluation.probe import is_correct
 from studio.persona.registry import Persona
@@ -89,5 +90,5 @@ def refresh_facts(name: str, registry=None, memory_k: int = 0) -> dict | None:
         return None  # never evaluated: the next evaluation asks them
     with get_engine(persona.base_model.get("spec")).exclusive(persona) as (model, tokenizer, adapter):
         found = ask_facts(model, tokenizer, persona, adapter, memory_k)
-    registry.update(persona.slug, evaluation={**evaluation, "facts": found})
+    registry.update(persona.slug, evaluation=report.finish({**evaluation, "facts": found}))
     return found

@@ -203,29 +203,29 @@ def _style_rows(style: dict) -> list[list]:
 
 
 def metrics_rows(result: dict) -> list[list]:
-    """[measure, base, persona, their posts] rows: the table in the UI and in the markdown."""
+    """[measure, base, persona, their posts] rows: the table in the UI and in the markdown. The summary's
+    measures come first (a long table shows only its first rows without scrolling), the style details last."""
     rows = []
-    loss = result.get("loss") or {}
-    if loss.get("persona"):
-        rows.append(["held-out loss (lower is better)", loss["base"]["loss"], loss["persona"]["loss"], None])
-        rows.append(["held-out perplexity", loss["base"]["perplexity"], loss["persona"]["perplexity"], None])
-    rows += _style_rows(result.get("style") or {})
-    memo = result.get("memorisation") or {}
-    if memo.get("copy_rate") is not None:
-        rows.append(["replies copying a training post", memo.get("base_copy_rate"), memo["copy_rate"], None])
-    for k, figures in sorted((result.get("extraction") or {}).items(), key=lambda kv: int(kv[0]) if str(kv[0]).isdigit() else 0):
-        if isinstance(figures, dict) and "persona" in figures:
-            rows.append([f"extraction rate: training posts completed from their first {k} tokens", figures.get("base"),
-                         figures.get("persona"), None])
     knowledge = result.get("knowledge")
     if knowledge:
         rows.append(["knowledge probe accuracy", knowledge["base_accuracy"], knowledge["persona_accuracy"], None])
+    memo = result.get("memorisation") or {}
+    if memo.get("copy_rate") is not None:
+        rows.append(["replies copying a training post", memo.get("base_copy_rate"), memo["copy_rate"], None])
     facts = result.get("facts")
     if facts and facts.get("asked"):
         rows.append([f"their facts known, both formats (of {facts['asked']})", facts["base_known"], facts["persona_known"], None])
         for fmt, figures in (facts.get("by_format") or {}).items():
             rows.append([f"their facts known, {fmt} format", figures.get("base_known"), figures.get("persona_known"), None])
-    return rows
+    loss = result.get("loss") or {}
+    if loss.get("persona"):
+        rows.append(["held-out loss (lower is better)", loss["base"]["loss"], loss["persona"]["loss"], None])
+        rows.append(["held-out perplexity", loss["base"]["perplexity"], loss["persona"]["perplexity"], None])
+    for k, figures in sorted((result.get("extraction") or {}).items(), key=lambda kv: int(kv[0]) if str(kv[0]).isdigit() else 0):
+        if isinstance(figures, dict) and "persona" in figures:
+            rows.append([f"extraction rate: training posts completed from their first {k} tokens", figures.get("base"),
+                         figures.get("persona"), None])
+    return rows + _style_rows(result.get("style") or {})
 
 
 def _words_lines(style: dict) -> list[str]:
@@ -264,3 +264,11 @@ def markdown(result: dict) -> str:
               f"{c.get('max_new_tokens')} tokens; {result.get('reference', '')}; evaluated {result.get('created_at', '')} "
               f"in {result.get('seconds', 0):.0f} s.", "", THRESHOLDS]
     return "\n".join(lines)
+
+
+def finish(result: dict) -> dict:
+    """Verdicts, summary line and markdown of `result`, from its figures (after a stage changed, too)."""
+    result["verdicts"] = verdicts(result)
+    result["summary"] = summary_line(result)
+    result["markdown"] = markdown(result)
+    return result

@@ -210,9 +210,7 @@ def _memorisation(train_posts: list[str], prompts: list[tuple[str, str]], base_r
 
 def _store(result: dict, persona: Persona, registry: PersonaRegistry, started: float, timings: dict[str, float]) -> None:
     """Verdicts, summary line, time taken and markdown added to `result`, which goes into the persona's manifest."""
-    result["verdicts"] = report.verdicts(result)
-    result["summary"] = report.summary_line(result)
     result["seconds"] = round(time.perf_counter() - started, 2)
     result["timings"] = timings
-    result["markdown"] = report.markdown(result)
+    report.finish(result)
     registry.update(persona.slug, evaluation=result)
