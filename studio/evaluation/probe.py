@@ -15,7 +15,6 @@ from pathlib import Path
 
 from studio.chat_format import chat_messages
 from studio.chat.generate import BASE_ADAPTER
-from studio.events import PROBE, WARNING, ProbeEvent, Progress, WarningEvent
 from studio.evaluation.generate import eval_settings, generate
 
 PROBE_FILE = Path(__file__).with_name("probe.json")
@@ -124,31 +123,3 @@ def quick_accuracy(model, tokenizer) -> float:
                        batch_size=len(asked))
     return round(sum(score(replies, asked)) / len(asked), 4)
 
-
-def probe_callback(tokenizer, emit: Progress, every: int, stop_drop: float = 0.0):
-    """A TrainerCallback: the quick probe before training and every `every` steps, as a probe event
-    (studio.events); with `stop_drop`, training stops once the accuracy falls
-    that far below its value before training (the best adapter by validation loss is still kept)."""
-    from transformers import TrainerCallback
-
-    class ProbeCallback(TrainerCallback):
-        baseline: float | None = None
-
-        def _probe(self, state, control, model):
-            accuracy = quick_accuracy(model, tokenizer)
-            if self.baseline is None:
-                self.baseline = accuracy
-            emit(ProbeEvent(event=PROBE, step=state.global_step, accuracy=accuracy, questions=len(questions(quick=True))))
-            if stop_drop and self.baseline - accuracy >= stop_drop - 1e-9:
-                emit(WarningEvent(event=WARNING, message=f"General knowledge is slipping: the quick probe fell from "
-                     f"{self.baseline:.0%} to {accuracy:.0%} at step {state.global_step}; training stops here."))
-                control.should_training_stop = True
-
-        def on_train_begin(self, args, state, control, model=None, **kwargs):
-            self._probe(state, control, model)
-
-        def on_step_end(self, args, state, control, model=None, **kwargs):
-            if state.global_step % every == 0:
-                self._probe(state, control, model)
-
-    return ProbeCallback()
