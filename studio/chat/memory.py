@@ -11,7 +11,6 @@ join the system prompt as a short "Things you have written:" block; the adapter 
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import threading
@@ -19,6 +18,7 @@ import unicodedata
 from collections.abc import Callable
 from pathlib import Path
 
+from studio.files import read_jsonl
 from studio.persona.registry import Persona
 
 log = logging.getLogger(__name__)
@@ -77,7 +77,7 @@ def memory_for(persona: Persona) -> PostMemory | None:
     key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
     with _lock:
         if key not in _cache:
-            posts = [json.loads(line)["text"] for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+            posts = [record["text"] for record in read_jsonl(path)]
             if len(_cache) >= MAX_CACHED:
                 _cache.pop(next(iter(_cache)))
             _cache[key] = PostMemory(posts)
