@@ -43,7 +43,8 @@ def main() -> None:
     from studio.evaluation.config import EvalConfig
     from studio.chat.config import GenerationConfig
     from studio.training.config import TrainConfig
-    from studio.evaluation.run import choose_prompts, evaluate_persona
+    from studio.evaluation.prompts import choose_prompts
+    from studio.evaluation.run import evaluate_persona
     from studio.ingest import load_file
     from studio.persona.registry import PersonaRegistry
     from studio.training.run import train_persona

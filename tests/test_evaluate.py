@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,8 @@ import pytest
 from studio.evaluation.config import EvalConfig
 from studio.training.config import TrainConfig
 from studio.errors import PersonaError
-from studio.evaluation.run import choose_prompts, evaluate_persona
+from studio.evaluation.prompts import POOLS, asked_in, choose_prompts, language_shares
+from studio.evaluation.run import evaluate_persona
 from studio.evaluation import memorisation, probe, style
 from studio.ingest import Post
 from studio.persona.registry import PersonaRegistry
@@ -146,6 +148,21 @@ def test_prompts_are_seeded_and_bilingual():
     chosen = choose_prompts(8, seed=3)
     assert chosen == choose_prompts(8, seed=3) and chosen != choose_prompts(8, seed=4)
     assert [lang for lang, _ in chosen] == ["en"] * 4 + ["ja"] * 4
+
+
+def test_prompts_are_asked_in_the_posts_languages():
+    english = [{"text": "Shipped it.", "lang": "en"}] * 30 + [{"text": "Feierabend!", "lang": "de"}]
+    shares = language_shares(english)
+    assert [lang for lang, _ in choose_prompts(16, 0, shares)] == ["en"] * 16  # 1/31 German earns no prompt
+    mixed = [{"text": "今日も寝坊した"}] * 3 + [{"text": "Coffee first."}] + [{"text": "Bom dia!", "lang": "pt"}] * 4
+    shares = language_shares(mixed)
+    chosen = choose_prompts(16, 0, shares)
+    assert Counter(lang for lang, _ in chosen) == {"en": 10, "ja": 6}  # Portuguese has no pool: asked in English
+    assert asked_in(shares, chosen)["asked_in_english"] == ["pt"]
+    assert all(any("\u3040" <= ch <= "\u30ff" or "\u4e00" <= ch <= "\u9fff" for ch in text) for lang, text in chosen if lang == "ja")
+    german = choose_prompts(12, 1, {"de": 1.0})
+    assert len({text for _, text in german}) == 12 and all(text in POOLS["de"] for _, text in german)
+    assert all(len(set(pool)) == len(pool) >= 12 for pool in POOLS.values())
 
 
 # --- whole evaluations on the tiny model -----------------------------------------------------------

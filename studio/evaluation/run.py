@@ -3,7 +3,7 @@
     evaluate_persona(name) -> dict, stored in persona.json under "evaluation"
 
 1. held-out loss and perplexity on the persona's validation posts, base model against persona;
-2. style: a seeded set of English and Japanese prompts answered by the base model and the persona
+2. style: a seeded set of prompts in the posts' languages (studio.evaluation.prompts) answered by the base model and the persona
    (both with the persona's system prompt), compared with held-out real posts by sentence-embedding
    similarity and by interpretable statistics (studio.evaluation.style);
 3. memorisation: the share of replies that copy a training post, each beside its nearest training post;
@@ -17,7 +17,6 @@ The model is the shared chat engine's (one base model, the adapter switched per 
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import random
 import time
@@ -30,41 +29,15 @@ from studio.evaluation import discriminator, extraction, facts, habits, memorisa
 from studio.chat.memory import system_prompter
 from studio.chat.generate import BASE_ADAPTER
 from studio.evaluation.generate import eval_settings, generate, held_out_loss
-from studio.files import utc_now
+from studio.evaluation.prompts import asked_in, choose_prompts, language_shares
+from studio.files import read_jsonl, utc_now
 from studio.persona.registry import Persona, PersonaRegistry
 
 log = logging.getLogger(__name__)
 
 STAGES = ("loss", "replies", "probe", "facts", "extraction", "style", "memorisation")
-PROMPTS_EN = (
-    "What's on your mind today?", "How was your weekend?", "What are you working on right now?",
-    "Any plans for tonight?", "What did you eat today?", "What's the best thing that happened this week?",
-    "What annoys you lately?", "Recommend me something.", "What are you looking forward to?",
-    "How's the weather where you are?", "What did you learn recently?", "Tell me about your morning.",
-)
-PROMPTS_JA = (
-    "今日は何してた？", "週末はどうだった？", "最近ハマってることは？", "今夜の予定は？", "今日のごはんは何？",
-    "今週いちばん良かったことは？", "最近イラッとしたことは？", "何かおすすめある？", "楽しみにしていることは？",
-    "そっちの天気はどう？", "最近何か新しいこと覚えた？", "今朝はどんな感じだった？",
-)
-
-
-def choose_prompts(count: int, seed: int) -> list[tuple[str, str]]:
-    """(language, prompt) pairs: half English, half Japanese, drawn with `seed` (cycling past the pool)."""
-    rng = random.Random(seed)
-    chosen = []
-    for lang, pool, n in (("en", PROMPTS_EN, (count + 1) // 2), ("ja", PROMPTS_JA, count // 2)):
-        order = list(pool)
-        rng.shuffle(order)
-        chosen += [(lang, order[i % len(order)]) for i in range(n)]
-    return chosen
-
-
-def _read_posts(persona: Persona, split: str) -> list[str]:
-    path = persona.path / "data" / f"{split}.jsonl"
-    if not path.is_file():
-        return []
-    return [json.loads(line)["text"] for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+def _read_rows(persona: Persona, split: str) -> list[dict]:
+    return read_jsonl(persona.path / "data" / f"{split}.jsonl")
 
 
 def _sample(texts: list[str], limit: int, seed: int) -> list[str]:
@@ -83,7 +56,8 @@ def evaluate_persona(name: str, config: EvalConfig | None = None, registry: Pers
     registry = registry or PersonaRegistry()
     emit = progress or ignore
     persona = registry.get(name)
-    train_posts, validation_posts = _read_posts(persona, "train"), _read_posts(persona, "validation")
+    train_rows = _read_rows(persona, "train")
+    train_posts, validation_posts = [r["text"] for r in train_rows], [r["text"] for r in _read_rows(persona, "validation")]
     if not train_posts:
         raise PersonaError(f"Persona {persona.slug!r} has no training posts in {persona.path / 'data'}; "
                            "evaluation compares replies with them. Train it again.")
@@ -109,7 +83,9 @@ def evaluate_persona(name: str, config: EvalConfig | None = None, registry: Pers
         stage_end("loss")
 
         stage("replies")
-        prompts = choose_prompts(config.prompts, config.seed)
+        shares = language_shares(train_rows)
+        prompts = choose_prompts(config.prompts, config.seed, shares)
+        result["languages"] = asked_in(shares, prompts)
         system = system_prompter(persona, config.memory_k if config.memory else 0)  # with memory: their posts after it
         chats = [chat_messages(system(text), text) for _, text in prompts]
         replies = generate(model, tokenizer, chats + chats, [BASE_ADAPTER] * len(chats) + [adapter] * len(chats),
