@@ -182,3 +182,34 @@ def test_kl_needs_replay():
         TrainConfig(replay_share=0.0, kl_weight=0.5)
     with pytest.raises(ConfigError, match="replay_share"):
         TrainConfig(replay_share=1.0)
+
+
+def test_replay_rows_join_the_posts_pass_with_the_same_loss_and_gradients(tiny_model_dir, tmp_path):
+    """Without the KL anchor the replay rows run in the posts' own forward and backward pass (one read of the
+    weights, not two): the same update and the same logged loss as their own pass after the posts' parts."""
+    from transformers import AutoTokenizer, TrainingArguments
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    posts = pad_batch(build_examples([Post(p) for p in POSTS[:4]], tokenizer, "You are T.", 128), tokenizer.pad_token_id)
+    replay = pad_batch(replay_examples([{"prompt": "How do I relax?", "answer": "Take a walk and breathe slowly, then stretch."}],
+                                       tokenizer, 128), tokenizer.pad_token_id)
+    items = (posts["labels"][:, 1:] != -100).sum()
+    results = {}
+    for name, max_tokens in (("joined", 0), ("apart", 16)):  # 16 tokens: posts in parts, replay its own pass
+        model = _peft(tiny_model_dir)
+        trainer = post_token_trainer(max_tokens, 0.25, 0.0)(model=model, args=TrainingArguments(str(tmp_path), use_cpu=True, report_to="none"))
+        trainer.current_gradient_accumulation_steps = 1
+        batch = {k: v.clone() for k, v in posts.items()}
+        batch["replay"] = {k: v.clone() for k, v in replay.items()}
+        calls = []
+        original = trainer.compute_loss
+        trainer.compute_loss = lambda m, inputs, **kw: calls.append("replay_rows" in inputs) or original(m, inputs, **kw)
+        logged = trainer.training_step(model, batch, items)
+        grads = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+        results[name] = (logged.item(), grads, calls, trainer.replay_terms["ce"])
+    (joined, grads, calls, ce), (apart, apart_grads, apart_calls, apart_ce) = results["joined"], results["apart"]
+    assert calls == [True] and len(apart_calls) > 2 and not any(apart_calls)  # one pass against several
+    assert joined == pytest.approx(apart, rel=1e-5) and ce == pytest.approx(apart_ce, rel=1e-5)
+    assert grads.keys() == apart_grads.keys() and len(grads) > 0
+    for name in grads:
+        torch.testing.assert_close(grads[name], apart_grads[name], rtol=1e-4, atol=1e-6)

@@ -9,7 +9,8 @@ nothing is skipped, with the same loss and gradients as the plain forward (tests
   once, each row's rest attending to it and to itself only (`one_row`).
 - A batch wider than `max_batch_tokens` runs in parts whose gradients add up (less peak memory).
 - With replay (studio.training.replay), a batch also carries replay rows (the base model's own answers,
-  key "replay"), run as their own part: the step's loss is (1 - replay_share) x the posts' mean
+  key "replay"), run in the same pass as the posts (`with_replay`; their own part with the KL anchor, or
+  when the joined batch would be wider than `max_batch_tokens`): the step's loss is (1 - replay_share) x the posts' mean
   cross-entropy + replay_share x (the replay rows' mean cross-entropy + kl_weight x their mean
   KL(base || persona)), the base's distribution from the same model with the adapter off (`replay_loss`).
 """
@@ -27,12 +28,18 @@ LOGITS_BYTES = 128 * 2 ** 20  # the most memory that vocabulary-wide logits may 
 ONE_ROW_TOKENS = 1024  # longest one row; attention's memory grows with the square of a row's length
 
 
+def fits(batch: dict, max_tokens: int) -> bool:
+    """Whether a right-padded batch is at most `max_tokens` wide (rows x longest row); always when 0."""
+    lengths = batch["attention_mask"].sum(dim=1).tolist()
+    return not max_tokens or len(lengths) * max(lengths) <= max_tokens
+
+
 def split_batch(batch: dict, max_tokens: int) -> list[dict]:
     """Rows of a right-padded batch grouped so that rows x longest row <= max_tokens (at least one row
     a part), each part cut to its own longest row. One part (the batch) when it fits or max_tokens is 0."""
-    lengths = batch["attention_mask"].sum(dim=1).tolist()
-    if not max_tokens or len(lengths) * max(lengths) <= max_tokens:
+    if fits(batch, max_tokens):
         return [batch]
+    lengths = batch["attention_mask"].sum(dim=1).tolist()
     order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
     parts, current = [], []
     for i in order:
@@ -176,7 +183,7 @@ def has_fast_path(causal_lm) -> bool:
 
 def labelled_logits(model, inputs: dict, keep):
     """Vocabulary-wide logits (float32) at the positions that predict a labelled token."""
-    causal_lm = model.get_base_model() if hasattr(model, "get_base_model") else model
+    causal_lm = _causal_lm(model)
     if has_fast_path(causal_lm):
         return (labelled_hidden(causal_lm, inputs, keep) @ causal_lm.get_output_embeddings().weight.T).float()
     logits = model(input_ids=inputs["input_ids"], attention_mask=inputs.get("attention_mask")).logits
@@ -207,6 +214,17 @@ def replay_loss(model, replay: dict, kl_weight: float):
     return replay_objective(labelled_logits(model, replay, keep), base_logits, targets[keep], kl_weight)
 
 
+def with_replay(inputs: dict, replay: dict) -> dict:
+    """The post rows and the replay rows as one right-padded batch, the replay rows last (`replay_rows`: how
+    many), so that one forward and backward pass serves both: every pass reads all the model's weights."""
+    width = max(inputs["input_ids"].shape[1], replay["input_ids"].shape[1])
+    fills = {"input_ids": 0, "attention_mask": 0, "labels": IGNORE_INDEX}
+    joined = {key: torch.cat([torch.nn.functional.pad(part[key], (0, width - part[key].shape[1]), value=fill)
+                              for part in (inputs, replay)]) for key, fill in fills.items()}
+    joined["replay_rows"] = replay["input_ids"].shape[0]
+    return joined
+
+
 def post_token_trainer(max_batch_tokens: int = 0, replay_share: float = 0.0, kl_weight: float = 0.0):
     """A Trainer that runs the output layer only where the loss is taken (the post's tokens), trains
     inside `lean_lora`, runs a batch's rows as `one_row` (their shared opening once), and runs a batch
@@ -231,6 +249,11 @@ def post_token_trainer(max_batch_tokens: int = 0, replay_share: float = 0.0, kl_
 
         def training_step(self, model, inputs, num_items_in_batch=None):
             replay = inputs.pop("replay", None) if replay_share else None
+            if replay is not None and not kl_weight and has_fast_path(_causal_lm(model)):
+                joined = with_replay(inputs, replay)
+                if fits(joined, max_batch_tokens):  # posts and replay in one pass
+                    loss = super().training_step(model, joined, num_items_in_batch)
+                    return loss * self.posts_share_of_loss / (1 - replay_share)  # logged: the posts' own loss
             parts = split_batch(inputs, max_batch_tokens)
             if len(parts) == 1:
                 loss = super().training_step(model, inputs, num_items_in_batch)
@@ -251,8 +274,10 @@ def post_token_trainer(max_batch_tokens: int = 0, replay_share: float = 0.0, kl_
                 self.loss_is_scaled_for_ga = True
                 loss = replay_share * total / self.current_gradient_accumulation_steps
                 return (loss, {"loss": loss}) if return_outputs else loss
+            if "replay_rows" in inputs:
+                return self._joined_loss(model, inputs, num_items_in_batch, return_outputs)
             weight = 1 - replay_share if model.training else 1.0  # validation loss stays the posts' own
-            causal_lm = model.get_base_model() if hasattr(model, "get_base_model") else model
+            causal_lm = _causal_lm(model)
             if not has_fast_path(causal_lm):
                 out = super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
                 return (out[0] * weight, out[1]) if return_outputs else out * weight
@@ -264,4 +289,26 @@ def post_token_trainer(max_batch_tokens: int = 0, replay_share: float = 0.0, kl_
             loss = weight * loss / (num_items_in_batch if num_items_in_batch is not None else keep.sum().clamp(min=1))
             return (loss, {"loss": loss}) if return_outputs else loss
 
+        def _joined_loss(self, model, inputs, num_items_in_batch, return_outputs):
+            """Posts and replay rows (`with_replay`) in one pass, each part weighted as in its own pass."""
+            rows = inputs.pop("replay_rows")
+            causal_lm = _causal_lm(model)
+            labels = inputs["labels"][:, 1:]
+            keep = labels != IGNORE_INDEX
+            hidden, targets = labelled_hidden(causal_lm, inputs, keep), labels[keep]
+            posts = int(keep[:len(keep) - rows].sum())
+            weight, steps = causal_lm.get_output_embeddings().weight, self.current_gradient_accumulation_steps
+            post_loss = (1 - replay_share) * post_token_loss(hidden[:posts], weight, targets[:posts])
+            post_loss = post_loss / num_items_in_batch if num_items_in_batch is not None else post_loss / max(posts, 1) / steps
+            replay_ce = post_token_loss(hidden[posts:], weight, targets[posts:]) / max(len(targets) - posts, 1)
+            self.replay_terms = {"ce": float(replay_ce), "kl": None}
+            loss = post_loss + replay_share * replay_ce / steps
+            self.loss_is_scaled_for_ga = True
+            self.posts_share_of_loss = float(post_loss / loss) if float(loss) else 1.0
+            return (loss, {"loss": loss}) if return_outputs else loss
+
     return PostTokenTrainer
+
+
+def _causal_lm(model):
+    return model.get_base_model() if hasattr(model, "get_base_model") else model
