@@ -213,3 +213,31 @@ def test_replay_rows_join_the_posts_pass_with_the_same_loss_and_gradients(tiny_m
     assert grads.keys() == apart_grads.keys() and len(grads) > 0
     for name in grads:
         torch.testing.assert_close(grads[name], apart_grads[name], rtol=1e-4, atol=1e-6)
+
+
+def test_knowledge_watch_stops_and_puts_back_the_last_adapter_that_still_knew(monkeypatch):
+    """Planted probe results 0.8, 0.75, 0.5 at steps 0, 20, 40 with a stop drop of 0.2: training stops at step
+    40 with a warning, and the weights of step 20 (the last probe within the drop) are put back at the end."""
+    from transformers import TrainerControl, TrainerState
+
+    from studio.training import watch
+
+    accuracies = iter([0.8, 0.75, 0.5])
+    monkeypatch.setattr(watch, "quick_accuracy", lambda model, tokenizer: next(accuracies))
+    events = []
+    callback = watch.knowledge_watch(None, events.append, every=20, stop_drop=0.2)
+    model = torch.nn.Linear(3, 2)
+    state, control = TrainerState(), TrainerControl()
+    callback.on_train_begin(None, state, control, model=model)
+    snapshots = {}
+    for step in (20, 40):
+        with torch.no_grad():
+            model.weight.add_(1.0)
+        snapshots[step] = model.weight.detach().clone()
+        state.global_step = step
+        callback.on_step_end(None, state, control, model=model)
+    assert control.should_training_stop and [e["accuracy"] for e in events if e["event"] == "probe"] == [0.8, 0.75, 0.5]
+    assert any("step 20 is kept" in e.get("message", "") for e in events)
+    callback.on_train_end(None, state, control, model=model)
+    torch.testing.assert_close(model.weight.detach(), snapshots[20])
+    assert not torch.equal(model.weight.detach(), snapshots[40])
