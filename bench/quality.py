@@ -43,7 +43,7 @@ FIXTURES = {"andre": ROOT.parent / "shared" / "fixtures" / "x-archive-andreruffe
 ENGLISH = ("andre",)  # the fixtures the discriminator target applies to
 TARGETS = {"kept": 0.9, "copy": 0.05, "auc_gap": 0.1, "speed": 4.0}
 QUICK = {"posts": 300, "steps": 8, "prompts": 4, "loss_posts": 16, "seed_steps": 2}
-DEFAULT = {"posts": 0, "steps": 0, "prompts": 0, "loss_posts": 0, "seed_steps": 8}  # 0: all posts, each set's own steps, EvalConfig's
+DEFAULT = {"posts": 0, "steps": 0, "prompts": 48, "loss_posts": 0, "seed_steps": 8}  # 0: all posts, each set's own steps, EvalConfig's; 48 prompts: the AUC of 16 varies +-0.1
 SIZE_HELP = {"posts": "posts sampled from each input (seeded); 0 = all", "steps": "max_steps of every option set; 0 = each set's own",
              "prompts": "EvalConfig.prompts; 0 = its default", "loss_posts": "EvalConfig.loss_posts; 0 = its default",
              "seed_steps": "timed steps of the seed recipe's trainer; 0 = not measured"}

@@ -11,7 +11,7 @@ from studio.config import Settings, check
 class EvalConfig(Settings):
     """Persona evaluation settings (studio.evaluation.run). The defaults keep it within about a minute on the bundled model."""
 
-    prompts: int = field(default=16, metadata={"help": "Prompts answered by the base model and the persona for the style and copying checks (half English, half Japanese)."})
+    prompts: int = field(default=16, metadata={"help": "Prompts answered by the base model and the persona for the style and copying checks (in the languages of their posts, by share: studio/evaluation/prompts.py)."})
     max_new_tokens: int = field(default=64, metadata={"help": "Longest generated reply, in tokens (Japanese takes about 1.7 tokens per character)."})
     temperature: float = field(default=0.7, metadata={"help": "Sampling temperature of the replies; 0 = greedy. The knowledge probe is always greedy."})
     seed: int = field(default=0, metadata={"help": "Seed for the prompt choice and sampling: the same seed gives the same figures."})

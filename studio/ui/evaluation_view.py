@@ -100,7 +100,7 @@ def build(persona: gr.Dropdown | None = None) -> gr.Dropdown:
     if persona is None:
         persona = gr.Dropdown(label="Persona", choices=persona_choices(), elem_id="eval-persona", allow_custom_value=False)
     with gr.Row():
-        prompts = gr.Slider(4, 64, value=EvalConfig.prompts, step=2, label="Prompts (half English, half Japanese)",
+        prompts = gr.Slider(4, 64, value=EvalConfig.prompts, step=2, label="Prompts (in the languages of their posts)",
                             elem_id="eval-prompts", scale=3)
         button = gr.Button("Run evaluation", variant="primary", elem_id="eval-run", scale=1)
     summary = gr.Markdown(EMPTY_NOTE, elem_id="eval-summary")

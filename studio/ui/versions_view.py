@@ -153,7 +153,7 @@ def plot_update(points: pd.DataFrame) -> gr.ScatterPlot:
     measures = set(points["style measure"])
     top = 1.0 if SIMILARITY in measures else max(0.55, float(points["style closeness"].max()) + 0.05)
     title = (Y_TITLE if measures == {DISCRIMINATOR} else Y_SIMILARITY if measures == {SIMILARITY} else Y_MIXED)
-    return gr.ScatterPlot(value=points, visible=True, color_map=colours, y_lim=[0, round(top, 2)], y_title=title)
+    return gr.ScatterPlot(value=points, visible=True, color_map=colours, y_lim=[-0.02, round(top, 2) + 0.02], y_title=title)
 
 
 def build() -> list:
@@ -163,7 +163,7 @@ def build() -> list:
     with gr.Row():
         plot = gr.ScatterPlot(x="knowledge kept", y="style closeness", color="version", color_title="version",
                               label="Style against knowledge kept, one point per version", x_title=X_TITLE,
-                              y_title=Y_TITLE, x_lim=[0, 1.02], y_lim=[0, 1], x_axis_format=".0%", tooltip="all",
+                              y_title=Y_TITLE, x_lim=[-0.03, 1.05], y_lim=[-0.02, 1.02], x_axis_format=".0%", tooltip="all",
                               elem_id="personas-versions-plot", scale=3, visible=False)
         note = gr.Markdown(NOTE, elem_id="personas-versions-note", visible=False)
     return [table, plot, note]
