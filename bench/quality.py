@@ -54,6 +54,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("inputs", nargs="*", type=Path, help="ingest outputs (JSONL of posts) to bench beside the fixtures")
     p.add_argument("--fixtures", nargs="*", default=list(FIXTURES), choices=list(FIXTURES), help="fixtures (none: only INPUTS)")
     p.add_argument("--config", action="append", default=[], metavar="NAME:key=value,...", help="an extra option set")
+    p.add_argument("--only", nargs="+", metavar="NAME", help="run only these option sets (e.g. 'new defaults' batch8)")
     p.add_argument("--base", default="bundled", help="base model of every option set ('bundled', a folder, a Hub id)")
     p.add_argument("--seed", type=int, default=0, help="seed of the sample, training and evaluation")
     p.add_argument("--quick", action="store_true", help="smoke run: %(posts)d posts, %(steps)d steps, %(prompts)d prompts" % QUICK)
@@ -146,8 +147,14 @@ def bench(args) -> dict:
 
     size = args.size
     sets = option_sets(args.base, args.config, size["steps"])
+    snapshot = sets[1].config
+    if args.only:
+        unknown = sorted(set(args.only) - {s.name for s in sets})
+        if unknown:
+            raise SystemExit(f"--only {', '.join(unknown)}: no such option set; they are: {', '.join(s.name for s in sets)}")
+        sets = [s for s in sets if s.name in args.only]
     for s in sets:
-        print(f"option set {s.name}: {differs(s.config, sets[1].config) or 'as the snapshot'}" + (f" ({s.note})" if s.note else ""))
+        print(f"option set {s.name}: {differs(s.config, snapshot) or 'as the snapshot'}" + (f" ({s.note})" if s.note else ""))
     eval_config = EvalConfig(seed=args.seed, **{k: size[k] for k in ("prompts", "loss_posts") if size[k]})
     sources = [(name, FIXTURES[name]) for name in args.fixtures] + [(p.stem, p) for p in args.inputs]
     out = {}
