@@ -279,6 +279,11 @@ _engines: dict[str, ChatEngine] = {}
 _engines_lock = threading.Lock()
 
 
+def engine_loaded(base_spec: str | None = None) -> bool:
+    """Whether the engine for this base model is in memory already (no wait for a load); never blocks."""
+    return (base_spec or default_base()) in _engines
+
+
 def get_engine(base_spec: str | None = None) -> ChatEngine:
     """The shared engine for a base model: loaded once per process, reused by every pane and user."""
     spec = base_spec or default_base()
