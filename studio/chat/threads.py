@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextvars
 import os
+import sys
 import threading
 import time
 from typing import Any, Callable
@@ -26,6 +27,7 @@ def run_apart(fn: Callable[..., Any], *args, **kwargs) -> Any:
 
     def target():
         try:
+            set_threads(full_threads())  # not the count a busy machine gave the chat worker (torch copies it)
             outcome["value"] = context.run(fn, *args, **kwargs)
         except BaseException as exc:  # re-raised in the caller's thread
             outcome["error"] = exc
@@ -36,6 +38,22 @@ def run_apart(fn: Callable[..., Any], *args, **kwargs) -> Any:
     if "error" in outcome:
         raise outcome["error"]
     return outcome.get("value")
+
+
+def full_threads() -> int:
+    """The intra-op threads torch takes by default: OMP_NUM_THREADS, else this process's cores."""
+    try:
+        return max(1, int(os.environ.get("OMP_NUM_THREADS", "")))
+    except ValueError:
+        return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def set_threads(count: int) -> None:
+    """torch's intra-op threads for the calling thread (its OpenMP team), when torch is in use at all. torch
+    also makes `count` the default of threads that start later, hence run_apart's reset."""
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.get_num_threads() != count:
+        torch.set_num_threads(count)
 
 
 CHAT_THREADS_ENV = "STUDIO_CHAT_THREADS"  # "auto" (default) or a fixed number of intra-op threads for chat batches
@@ -76,8 +94,12 @@ class CoreShare:
 
     def __init__(self):
         self.cpus = set(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else set(range(os.cpu_count() or 1))
-        self._last: tuple[float, int, int, int] | None = None
         self.busy_elsewhere = 0.0  # cores other processes used in the last window (for notes and the bench)
+        self.chosen = full_threads()  # the last batch's thread count
+        try:
+            self._last: tuple[float, int, int, int] | None = self._reading()  # the first batch's window starts here
+        except (OSError, ValueError, IndexError):
+            self._last = None
 
     def _reading(self) -> tuple[float, int, int, int]:
         busy, total = _cpu_jiffies(self.cpus)
@@ -107,5 +129,7 @@ class CoreShare:
         less those busy elsewhere (a core counts as busy at 0.5 of it), at least 1."""
         fixed = os.environ.get(CHAT_THREADS_ENV, "auto").strip().lower()
         if fixed not in ("", "auto"):
-            return max(1, int(fixed))
-        return max(1, len(self.cpus) - int(self.measure() + 0.5))
+            self.chosen = max(1, int(fixed))
+        else:
+            self.chosen = max(1, min(full_threads(), len(self.cpus) - int(self.measure() + 0.5)))
+        return self.chosen
