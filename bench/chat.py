@@ -38,15 +38,16 @@ def ok(flag: bool) -> str:
 
 
 def setup():
-    """Two real adapters (a few steps: speed does not depend on training length), each trained by the CLI in its
+    """Two real adapters (one short step, no probe: speed does not depend on training length), each trained by the CLI in its
     own process, as the app's training jobs are: training in this process leaves its heap fragmented and made
     every later figure here up to 2x slower (measured), which no chat process of the app ever sees."""
 
     from studio.persona.registry import PersonaRegistry
 
     for name in ("koume-a", "koume-b"):
-        subprocess.run([sys.executable, "-m", "studio", "train", "--posts", str(POSTS), "--name", name, "--max-steps", "2",
-                        "--seed", str(len(name)), "--no-evaluate"], check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+        subprocess.run([sys.executable, "-m", "studio", "train", "--posts", str(POSTS), "--name", name, "--max-steps", "1",
+                        "--seed", str(len(name)), "--no-evaluate", "--probe-steps", "0", "--eval-steps", "0",
+                        "--replay-share", "0", "--batch-size", "2", "--max-length", "64"], check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
     return PersonaRegistry()
 
 
