@@ -91,7 +91,8 @@ def timed_stream(engine, rows):
     return time.perf_counter() - start, first, [len(engine.tokenizer(t, add_special_tokens=False)["input_ids"]) for t in texts]
 
 
-def bench_panes(engine, registry, tokens: int, label: str = "") -> dict:
+def bench_panes(engine, registry, tokens: int, label: str = "", runs: int = 2) -> dict:
+    """Figures 2-4; `runs`: repeats of each timing (the best counts; 1 for the slow before-the-fix phase)."""
     import torch
     from transformers import AutoModelForCausalLM
 
@@ -106,7 +107,7 @@ def bench_panes(engine, registry, tokens: int, label: str = "") -> dict:
     hi = chat_messages(a.system_prompt, "hi")
     long = chat_messages(a.system_prompt, LONG)
     timed_stream(engine, [Row(a, hi, short, 0), Row(b, hi, short, 0), Row(None, hi, short, 0)])  # warm-up
-    ttft = {name: statistics.median(timed_stream(engine, [Row(p, hi, short, 0)])[1] for _ in range(5))
+    ttft = {name: statistics.median(timed_stream(engine, [Row(p, hi, short, 0)])[1] for _ in range(5 if runs > 1 else 1))
             for name, p in (("base", None), ("persona", a))}
     limit = 1.0 if label else 0.5
     print(f"first token  {label}one pane, short prompt: base {ttft['base']:.2f} s, persona {ttft['persona']:.2f} s   "
@@ -114,8 +115,7 @@ def bench_panes(engine, registry, tokens: int, label: str = "") -> dict:
 
     one = {}
     for name, p in (("base", None), ("persona", a)):
-        runs = [timed_stream(engine, [Row(p, long, settings, 0)]) for _ in range(2)]
-        total, first, counts = min(runs)
+        total, first, counts = min(timed_stream(engine, [Row(p, long, settings, 0)]) for _ in range(runs))
         one[name] = (total, counts[0])
     n = min(c for _, c in one.values())
 
@@ -125,15 +125,15 @@ def bench_panes(engine, registry, tokens: int, label: str = "") -> dict:
         inputs = engine.tokenizer.apply_chat_template(long, add_generation_prompt=True, return_tensors="pt", return_dict=True)
         with torch.inference_mode():
             plain.generate(**inputs, max_new_tokens=2, do_sample=False, pad_token_id=engine.pad_id)
-            runs = []
-            for _ in range(2):
+            times = []
+            for _ in range(runs):
                 start = time.perf_counter()
                 plain.generate(**inputs, max_new_tokens=n, min_new_tokens=n, do_sample=False, pad_token_id=engine.pad_id)
-                runs.append(time.perf_counter() - start)
+                times.append(time.perf_counter() - start)
             start = time.perf_counter()  # the same decoding work as the pane: its repetition penalty and no-repeat n-grams
             plain.generate(**inputs, max_new_tokens=n, min_new_tokens=n, do_sample=False, pad_token_id=engine.pad_id,
                            repetition_penalty=settings.repetition_penalty, no_repeat_ngram_size=settings.no_repeat_ngram_size)
-            return n / min(runs), n / (time.perf_counter() - start)
+            return n / min(times), n / (time.perf_counter() - start)
 
     plain_rate, same_rate = run_apart(plain_generate)
     figures = {"first token": max(ttft.values()), "plain tok/s": plain_rate}
@@ -145,7 +145,7 @@ def bench_panes(engine, registry, tokens: int, label: str = "") -> dict:
               f"   (plain generate with the pane's penalties: {same_rate:.1f} tok/s -> {rate / same_rate:.2f}x)")
 
     rows = [Row(None, long, settings, 0), Row(a, long, settings, 0), Row(b, long, settings, 0)]
-    together = min(timed_stream(engine, rows) for _ in range(2))
+    together = min(timed_stream(engine, rows) for _ in range(runs))
     singles = [timed_stream(engine, [r]) for r in rows]
     sequential = sum(s[0] for s in singles)
     base_single = one["persona"][0]
@@ -245,10 +245,10 @@ def phases(engine, registry, tokens: int, kind: str) -> None:
     print(f"phase        alone: other processes busy {others_busy()} cores")
     table["alone"] = bench_panes(engine, registry, tokens)
     with neighbour(kind):
-        for name, threads in (("all cores", str(full_threads())), ("auto", "auto")):
+        for name, threads, runs in (("auto", "auto", 2), ("all cores", str(full_threads()), 1)):  # the fix first
             os.environ[CHAT_THREADS_ENV] = threads
             print(f"phase        {kind} neighbour, chat threads {threads}: other processes busy {others_busy()} cores")
-            table[f"{kind}, {name}"] = bench_panes(engine, registry, tokens, label=f"[{kind}, {name}] ")
+            table[f"{kind}, {name}"] = bench_panes(engine, registry, tokens, label=f"[{kind}, {name}] ", runs=runs)
             print(f"             chat worker ran {engine.cores.chosen} threads (others busy {engine.cores.busy_elsewhere:.1f} cores)")
     os.environ.pop(CHAT_THREADS_ENV, None)
     columns = list(table)
