@@ -20,7 +20,7 @@ pytestmark = pytest.mark.browser
 # Waits are on a state the UI shows, each as long as the work behind it can take on a slow, busy machine (the
 # app's everyday case: a persona trains beside the chat): never a fixed sleep, never Playwright's 5 s default.
 UI_WAIT = 60_000  # ms: a state that needs no model work (a table, a status, a vote); every bare expect's default
-MODEL_WAIT = 300_000  # ms: a state after work that loads, trains or runs a model (a saved persona, a reply)
+MODEL_WAIT = 600_000  # ms: a state after work that loads, trains or runs a model (a saved persona, a reply)
 
 
 def free_port() -> int:
