@@ -8,7 +8,7 @@ from studio.ingest import Post
 from studio.persona.registry import PersonaRegistry
 from studio.training.run import train_persona
 from tests.conftest import POSTS
-from tests.test_browser import CHROMIUM, ROOT, app_url  # noqa: F401  (the running app fixture)
+from tests.test_browser import CHROMIUM, MODEL_WAIT, ROOT, UI_WAIT, app_url  # noqa: F401  (the running app fixture)
 
 pytestmark = pytest.mark.browser
 
@@ -47,9 +47,11 @@ def test_three_panes_duel_and_blind_vote(personas, app_url):  # noqa: F811
         page.fill("#chat-message textarea", "How was your day?")
         page.click("#chat-send")
         for pane in (0, 1, 2):
-            expect(page.locator(f"#chat-pane-{pane} [data-testid='user']")).to_contain_text("How was your day?")
-            expect(page.locator(f"#chat-pane-{pane} [data-testid='bot']").last).not_to_be_empty(timeout=60_000)
-        expect(page.locator("#chat-note-0")).to_contain_text("one batch with panes 2, 3", timeout=60_000)
+            expect(page.locator(f"#chat-pane-{pane} [data-testid='user']")).to_contain_text("How was your day?",
+                                                                                          timeout=UI_WAIT)
+        for pane, others in ((0, "2, 3"), (1, "1, 3"), (2, "1, 2")):  # done when each note says how it ran
+            expect(page.locator(f"#chat-note-{pane}")).to_contain_text(f"one batch with panes {others}", timeout=MODEL_WAIT)
+            expect(page.locator(f"#chat-pane-{pane} [data-testid='bot']").last).not_to_be_empty()
         replies = [page.locator(f"#chat-pane-{pane} [data-testid='bot']").last.inner_text().strip() for pane in (0, 1, 2)]
         assert all(replies) and len(set(replies)) == 3, replies
         page.screenshot(path=str(artifacts / "browser-chat-panes.png"), full_page=True)
@@ -59,8 +61,8 @@ def test_three_panes_duel_and_blind_vote(personas, app_url):  # noqa: F811
         pick(page, "#duel-second", "Beta (beta)")
         page.fill("#duel-opening textarea", "Nice weather today.")
         page.click("#duel-start")
-        expect(page.locator("#duel-chat [data-testid='bot']")).to_have_count(2, timeout=60_000)
-        expect(page.locator("#duel-chat [data-testid='user']")).to_have_count(3, timeout=60_000)  # opening + 4 turns: 3 alpha, 2 beta
+        expect(page.locator("#duel-chat [data-testid='bot']")).to_have_count(2, timeout=MODEL_WAIT)
+        expect(page.locator("#duel-chat [data-testid='user']")).to_have_count(3, timeout=MODEL_WAIT)  # opening + 4 turns: 3 alpha, 2 beta
         expect(page.locator("#duel-chat")).to_contain_text("alpha: Nice weather today.")
         page.locator("#duel-chat").scroll_into_view_if_needed()
         page.screenshot(path=str(artifacts / "browser-chat-duel.png"), full_page=True)
@@ -70,11 +72,11 @@ def test_three_panes_duel_and_blind_vote(personas, app_url):  # noqa: F811
         page.fill("#chat-message textarea", "Say something.")
         page.click("#chat-send")
         for pane in (0, 1, 2):
-            expect(page.locator(f"#chat-pane-{pane} [data-testid='bot']").last).not_to_be_empty(timeout=60_000)
-        expect(page.locator("#chat-note-0")).to_contain_text("hidden until you vote", timeout=60_000)
+            expect(page.locator(f"#chat-note-{pane}")).to_contain_text("hidden until you vote", timeout=MODEL_WAIT)
+            expect(page.locator(f"#chat-pane-{pane} [data-testid='bot']").last).not_to_be_empty()
         expect(page.locator("#chat-vote-3")).to_be_hidden()  # three panes, three vote buttons
         page.click("#chat-vote-1")
-        expect(page.locator("#chat-note-1")).to_contain_text("(your pick)", timeout=30_000)
+        expect(page.locator("#chat-note-1")).to_contain_text("(your pick)", timeout=UI_WAIT)
         expect(page.locator("#chat-winrates")).to_contain_text("Win rate")
         expect(page.locator("#chat-winrates")).to_contain_text("100%")
         page.screenshot(path=str(artifacts / "browser-chat-blind.png"), full_page=True)

@@ -4,7 +4,7 @@ saved to artifacts/browser-chatlog.png for a person to look at."""
 
 import pytest
 
-from tests.test_browser import CHROMIUM, ROOT, app_url  # noqa: F401
+from tests.test_browser import CHROMIUM, UI_WAIT, ROOT, app_url  # noqa: F401
 
 pytestmark = pytest.mark.browser
 
@@ -29,15 +29,15 @@ def test_chat_log_pick_speaker_and_funnel(app_url, tmp_path):
         page.goto(app_url)
         page.set_input_files("#data-files input[type=file]", str(chat_log(tmp_path / "WhatsApp Chat with Jun.txt")))
         speakers = page.locator("#data-speakers")
-        expect(speakers).to_be_visible(timeout=30_000)
+        expect(speakers).to_be_visible(timeout=UI_WAIT)
         expect(speakers).to_contain_text("pick whose messages are the persona's")
         page.click("#data-load")  # none chosen yet: loading says so and names the speakers
-        expect(page.get_by_text("Mina (24), Jun (12)").first).to_be_visible(timeout=30_000)
+        expect(page.get_by_text("Mina (24), Jun (12)").first).to_be_visible(timeout=UI_WAIT)
         speakers.locator("input").click()
         page.get_by_role("option", name="Mina (24 messages)").click()
         page.keyboard.press("Escape")
         page.click("#data-load")
-        expect(page.locator("#data-summary")).to_contain_text("24 posts loaded", timeout=30_000)
+        expect(page.locator("#data-summary")).to_contain_text("24 posts loaded", timeout=UI_WAIT)
         table = page.locator("#data-posts")
         expect(table).to_contain_text("watering twice a day")
         expect(table).not_to_contain_text("how tall are they")

@@ -9,7 +9,7 @@ from studio.training.config import TrainConfig
 from studio.ingest import Post
 from studio.persona.registry import PersonaRegistry
 from studio.training.run import train_persona
-from tests.test_browser import CHROMIUM, ROOT, app_url  # noqa: F401  (the app fixture)
+from tests.test_browser import CHROMIUM, MODEL_WAIT, UI_WAIT, ROOT, app_url  # noqa: F401  (the app fixture)
 from tests.test_evaluate import POSTS
 
 pytestmark = pytest.mark.browser
@@ -28,7 +28,7 @@ def test_evaluate_tab_shows_and_reruns_an_evaluation(app_url, tmp_path, tiny_mod
         page.goto(app_url)
         page.get_by_role("tab", name="4. Personas").click()  # the evaluation sits in the Personas tab
         summary = page.locator("#eval-summary")
-        expect(summary).to_contain_text("sounds like them:", timeout=30_000)
+        expect(summary).to_contain_text("sounds like them:", timeout=UI_WAIT)
         expect(summary).to_contain_text("on 16 prompts")
         expect(page.locator("#eval-metrics")).to_contain_text("knowledge probe accuracy")
         expect(page.locator("#eval-samples")).to_contain_text("nearest training post")
@@ -36,9 +36,9 @@ def test_evaluate_tab_shows_and_reruns_an_evaluation(app_url, tmp_path, tiny_mod
         page.fill("#eval-prompts input[type=number]", "4")
         page.keyboard.press("Tab")
         page.click("#eval-run")
-        expect(summary).to_contain_text("on 4 prompts", timeout=120_000)
+        expect(summary).to_contain_text("on 4 prompts", timeout=MODEL_WAIT)
         expect(summary).to_contain_text("copies them:")
-        page.wait_for_timeout(1000)  # let the plot draw before the picture
+        expect(page.locator("#eval-plot").locator("canvas, svg").first).to_be_visible()  # drawn, for the picture
         artifacts = ROOT / "artifacts"
         artifacts.mkdir(exist_ok=True)
         page.screenshot(path=str(artifacts / "browser-evaluate.png"), full_page=True)

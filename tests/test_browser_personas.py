@@ -8,7 +8,7 @@ import pytest
 from studio.persona.registry import PersonaRegistry
 from tests import hub_standin
 from tests.persona_fixtures import tiny_persona, tiny_persona_source  # noqa: F401
-from tests.test_browser import CHROMIUM, ROOT, app_url  # noqa: F401
+from tests.test_browser import CHROMIUM, MODEL_WAIT, UI_WAIT, ROOT, app_url  # noqa: F401
 
 pytestmark = pytest.mark.browser
 TOKEN = "hf_browser_secret_token"
@@ -46,36 +46,36 @@ def test_personas_tab_versions_export_push_pull(hub, two_versions, app_url, tmp_
         page.goto(app_url)
         (ROOT / "artifacts").mkdir(exist_ok=True)
         page.get_by_role("tab", name="4. Personas").click()
-        expect(page.locator("#personas-table")).to_contain_text("tiny", timeout=30_000)
+        expect(page.locator("#personas-table")).to_contain_text("tiny", timeout=UI_WAIT)
         expect(page.locator("#personas-table")).to_contain_text("v2")
         details = page.locator("#personas-details")
-        expect(details).to_contain_text("8 kept", timeout=30_000)
+        expect(details).to_contain_text("8 kept", timeout=UI_WAIT)
         expect(details).to_contain_text("Training")
 
         page.click("#personas-version input")
         page.get_by_role("option", name=re.compile(r"^v1 ")).click()
         page.click("#personas-restore")
         status = page.locator("#personas-status")
-        expect(status).to_contain_text("tiny is now v1", timeout=30_000)
+        expect(status).to_contain_text("tiny is now v1", timeout=UI_WAIT)
         expect(page.locator("#personas-table")).to_contain_text("v1")
 
         page.get_by_text("Export / import").click()
         page.click("#personas-export")
-        expect(page.locator("#personas-exported")).to_contain_text(re.compile(r"tiny\s*\.zip"), timeout=30_000)  # the current one, v1
+        expect(page.locator("#personas-exported")).to_contain_text(re.compile(r"tiny\s*\.zip"), timeout=UI_WAIT)  # the current one, v1
 
         page.get_by_text("Hugging Face Hub").click()
         page.fill("#personas-token input", TOKEN)
         page.fill("#personas-repo textarea", "bob/tiny")
         page.click("#personas-push")
-        expect(page.get_by_text("belongs to 'bob'").first).to_be_visible(timeout=30_000)
+        expect(page.get_by_text("belongs to 'bob'").first).to_be_visible(timeout=UI_WAIT)
         page.fill("#personas-repo textarea", "alice/tiny-web")
         page.click("#personas-push")
-        expect(status).to_contain_text("Pushed tiny to", timeout=60_000)
+        expect(status).to_contain_text("Pushed tiny to", timeout=UI_WAIT)
         page.fill("#personas-pull-repo textarea", "alice/tiny-web")
         page.fill("#personas-pull-name textarea", "From Hub")
         page.fill("#personas-pull-base textarea", str(tiny_model_dir))
         page.click("#personas-pull")
-        expect(status).to_contain_text("Pulled alice/tiny-web as from-hub", timeout=60_000)
+        expect(status).to_contain_text("Pulled alice/tiny-web as from-hub", timeout=UI_WAIT)
         expect(page.locator("#personas-table")).to_contain_text("from-hub")
         page.get_by_role("tab", name="3. Chat").click()  # compare the restored v1 with the kept v2
         page.click("#chat-target-0 input")
@@ -84,14 +84,13 @@ def test_personas_tab_versions_export_push_pull(hub, two_versions, app_url, tmp_
         page.locator("#chat-target-1").get_by_role("option", name="Tiny v2 (tiny@v2)").click()
         page.fill("#chat-message textarea", "Hello")
         page.click("#chat-send")
-        for pane in (0, 1):
-            expect(page.locator(f"#chat-pane-{pane} [data-testid='bot']").last).not_to_be_empty(timeout=60_000)
-        page.wait_for_timeout(1000)
+        for pane, other in ((0, 2), (1, 1)):  # done when each note says how it ran
+            expect(page.locator(f"#chat-note-{pane}")).to_contain_text(f"one batch with pane {other}", timeout=MODEL_WAIT)
+            expect(page.locator(f"#chat-pane-{pane} [data-testid='bot']").last).not_to_be_empty()
         page.screenshot(path=str(ROOT / "artifacts" / "browser-personas-compare.png"), full_page=False)
         page.get_by_role("tab", name="4. Personas").click()
         page.get_by_text("Model card (README.md)").click()
         expect(page.locator("#personas-card")).to_contain_text("How to use")
-        page.wait_for_timeout(800)
         artifacts = ROOT / "artifacts"
         artifacts.mkdir(exist_ok=True)
         page.screenshot(path=str(artifacts / "browser-personas.png"), full_page=True)

@@ -4,7 +4,7 @@ held-out loss and knowledge plots beside the training loss. Screenshot: artifact
 import pytest
 
 from tests.conftest import POSTS
-from tests.test_browser import CHROMIUM, ROOT, app_url  # noqa: F401  (the app fixture)
+from tests.test_browser import CHROMIUM, MODEL_WAIT, UI_WAIT, ROOT, app_url  # noqa: F401  (the app fixture)
 
 pytestmark = pytest.mark.browser
 
@@ -20,7 +20,7 @@ def test_knowledge_and_heldout_plots_beside_the_training_loss(app_url, tmp_path)
         page.goto(app_url)
         page.set_input_files("#data-files input[type=file]", str(posts))
         page.click("#data-load")
-        expect(page.locator("#data-summary")).to_contain_text("posts loaded", timeout=30_000)
+        expect(page.locator("#data-summary")).to_contain_text("posts loaded", timeout=UI_WAIT)
         page.get_by_role("tab", name="2. Train").click()
         page.fill("#train-name textarea", "plotted")
         page.fill("#train-steps input[type=number]", "6")
@@ -29,10 +29,10 @@ def test_knowledge_and_heldout_plots_beside_the_training_loss(app_url, tmp_path)
         page.fill("#train-probe-steps input", "2")
         page.keyboard.press("Tab")
         page.click("#train-button")
-        expect(page.locator("#train-result")).to_contain_text("Saved persona", timeout=180_000)
+        expect(page.locator("#train-result")).to_contain_text("Saved persona", timeout=MODEL_WAIT)
         expect(page.locator("#train-result")).to_contain_text("knowledge probe")
         for plot in ("#train-loss", "#train-heldout", "#train-knowledge"):
-            expect(page.locator(plot).locator("canvas, svg").first).to_be_visible(timeout=30_000)
+            expect(page.locator(plot).locator("canvas, svg").first).to_be_visible(timeout=UI_WAIT)
         expect(page.locator("#train-knowledge")).to_contain_text("knowledge probe")
         expect(page.locator("#train-heldout")).to_contain_text("held-out loss")
         artifacts = ROOT / "artifacts"

@@ -5,7 +5,7 @@ plot of style against knowledge kept, for a persona whose three versions carry h
 import pytest
 
 from studio.persona.registry import PersonaRegistry
-from tests.test_browser import CHROMIUM, ROOT, app_url  # noqa: F401  (the app fixture)
+from tests.test_browser import CHROMIUM, UI_WAIT, ROOT, app_url  # noqa: F401  (the app fixture)
 from tests.test_personas_plots import plant_versions
 
 pytestmark = pytest.mark.browser
@@ -22,20 +22,20 @@ def test_versions_table_and_style_knowledge_plot(app_url, tmp_path):  # noqa: F8
         page.get_by_role("tab", name="4. Personas").click()
         table = page.locator("#personas-versions-table")
         for text in ("v3 (current)", "15/16", "93.8", "AUC 0.82 (base 0.97)", "similarity 0.26", "1/3 (base 0)"):
-            expect(table).to_contain_text(text, timeout=30_000)
+            expect(table).to_contain_text(text, timeout=UI_WAIT)
         plot = page.locator("#personas-versions-plot")
-        expect(plot.locator("canvas, svg").first).to_be_visible(timeout=30_000)
+        expect(plot.locator("canvas, svg").first).to_be_visible(timeout=UI_WAIT)
         expect(plot).to_contain_text("knowledge kept")  # the axis title and the legend are drawn
         expect(plot).to_contain_text("base model")
 
         page.click("#personas-select input")  # a persona never evaluated: its row, and no plot
         page.get_by_role("option", name="never-evaluated").click()
-        expect(table).to_contain_text("not evaluated", timeout=30_000)
+        expect(table).to_contain_text("not evaluated", timeout=UI_WAIT)
         expect(plot).to_be_hidden()
         page.click("#personas-select input")  # back: the plot draws again
         page.get_by_role("option", name="ann").click()
-        expect(table).to_contain_text("15/16", timeout=30_000)
-        expect(plot).to_contain_text("v3 (current)", timeout=30_000)
+        expect(table).to_contain_text("15/16", timeout=UI_WAIT)
+        expect(plot).to_contain_text("v3 (current)", timeout=UI_WAIT)
         expect(plot).to_contain_text("v1")
         artifacts = ROOT / "artifacts"
         artifacts.mkdir(exist_ok=True)

@@ -29,3 +29,55 @@ def test_result_exception_and_context_carry_over_and_the_thread_ends():
 
     with pytest.raises(ValueError, match="said clearly"):
         run_apart(fail)
+
+
+def test_core_share_gives_a_busy_core_back_and_run_apart_resets_the_threads(monkeypatch):
+    """A CPU-bound neighbour (a real busy loop) takes a core: the chat's next batch runs one thread fewer. A
+    number in STUDIO_CHAT_THREADS fixes the count; work in run_apart starts from torch's default again."""
+    import subprocess
+    import sys
+    import time
+
+    from studio.chat.threads import CHAT_THREADS_ENV, CoreShare, full_threads, set_threads
+
+    monkeypatch.delenv(CHAT_THREADS_ENV, raising=False)
+    share = CoreShare()
+    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(1.5)  # the window: other processes' ticks since the last reading
+        threads = share.threads()
+        assert share.busy_elsewhere >= 0.7, share.busy_elsewhere
+        assert threads == share.chosen <= max(1, full_threads() - 1)
+    finally:
+        spinner.kill()
+        spinner.wait()
+    monkeypatch.setenv(CHAT_THREADS_ENV, "1")
+    assert share.threads() == 1
+
+    def busy_worker():
+        set_threads(1)  # as the chat worker does on a busy machine; torch copies it to threads started later
+        return run_apart(torch.get_num_threads)
+
+    assert run_apart(busy_worker) == full_threads()
+
+
+def test_the_engine_worker_runs_the_threads_core_share_picks(tiny_model_dir, monkeypatch):
+    from studio.chat.config import GenerationConfig
+    from studio.chat.engine import ChatEngine, Row
+    from studio.chat.threads import CHAT_THREADS_ENV
+
+    engine = run_apart(ChatEngine, str(tiny_model_dir))
+    seen = []
+    generate = engine.model.generate
+
+    def spy(*args, **kwargs):
+        seen.append(torch.get_num_threads())  # in the worker thread, as the batch runs
+        return generate(*args, **kwargs)
+
+    monkeypatch.setattr(engine.model, "generate", spy)
+    row = [{"role": "system", "content": "You are terse."}, {"role": "user", "content": "hi"}]
+    for count in ("1", "2"):
+        monkeypatch.setenv(CHAT_THREADS_ENV, count)
+        texts = list(engine.stream_batch([Row(None, row, GenerationConfig(max_new_tokens=4, greedy=True), 0)]))
+        assert texts and texts[-1][0]
+    assert seen == [1, 2]

@@ -24,7 +24,7 @@ from studio.chat_format import chat_messages, ensure_chat_template
 from studio.errors import PersonaError
 from studio.models import load_model, load_tokenizer, resolve_base
 from studio.persona.registry import Persona
-from studio.chat.threads import run_apart
+from studio.chat.threads import CoreShare, run_apart, set_threads
 
 BASE = "base"
 BASE_LABEL = "Base model"
@@ -111,6 +111,7 @@ class ChatEngine:
         self._pending: queue.Queue = queue.Queue()  # calls waiting for the next batch (see stream_batch)
         self._worker: threading.Thread | None = None
         self._worker_guard = threading.Lock()
+        self.cores = CoreShare()  # how many threads a batch gets: fewer while other processes keep cores busy
         self.pad_id, self.end_ids = pad_id(self.tokenizer), end_ids(self.model, self.tokenizer)
 
     def _check_base(self, persona: Persona) -> None:
@@ -200,6 +201,7 @@ class ChatEngine:
                 jobs.append(job)
                 size += len(job.rows)
             try:
+                set_threads(self.cores.threads())  # in this worker thread: its OpenMP team
                 self._run(jobs)
             except BaseException as exc:  # surfaced in each caller's thread
                 for job in jobs:
@@ -277,6 +279,11 @@ class ChatEngine:
 
 _engines: dict[str, ChatEngine] = {}
 _engines_lock = threading.Lock()
+
+
+def engine_loaded(base_spec: str | None = None) -> bool:
+    """Whether the engine for this base model is in memory already (no wait for a load); never blocks."""
+    return (base_spec or default_base()) in _engines
 
 
 def get_engine(base_spec: str | None = None) -> ChatEngine:

@@ -7,17 +7,29 @@ import time
 from dataclasses import dataclass
 
 from studio.chat.config import GenerationConfig
-from studio.chat.engine import BASE, BASE_LABEL, ChatEngine, get_engine
+from studio.chat.engine import BASE, BASE_LABEL, ChatEngine, engine_loaded, get_engine
 from studio.errors import PersonaError
 from studio.persona.registry import Persona, PersonaRegistry
 
 
+def _lookup(target: str, registry: PersonaRegistry | None) -> tuple[str | None, Persona | None]:
+    """(base model spec, persona) of a target; None, None for the default base model."""
+    if target.strip().lower() in (BASE, BASE_LABEL.lower()):
+        return None, None
+    persona = (registry or PersonaRegistry()).get(target)
+    return persona.base_model.get("spec"), persona
+
+
 def resolve_target(target: str, registry: PersonaRegistry | None = None) -> tuple[ChatEngine, Persona | None]:
     """'base' (or 'Base model') -> the default base model; anything else -> a persona on its own base."""
-    if target.strip().lower() in (BASE, BASE_LABEL.lower()):
-        return get_engine(), None
-    persona = (registry or PersonaRegistry()).get(target)
-    return get_engine(persona.base_model.get("spec")), persona
+    spec, persona = _lookup(target, registry)
+    return get_engine(spec), persona
+
+
+def target_ready(target: str, registry: PersonaRegistry | None = None) -> bool:
+    """Whether the engine that answers `target` is loaded already (else its first reply waits for the model
+    load); loads nothing. An unknown target raises PersonaError, as resolve_target does."""
+    return engine_loaded(_lookup(target, registry)[0])
 
 
 @dataclass

@@ -12,7 +12,7 @@ import gradio as gr
 from studio import space
 from studio.chat.arena import Pane, PaneReply, arena_stream
 from studio.chat.engine import BASE, DEFAULT_BASE_PROMPT
-from studio.chat.targets import chat_targets, resolve_target
+from studio.chat.targets import chat_targets, resolve_target, target_ready
 from studio.chat.config import GenerationConfig
 from studio.errors import PersonaError
 from studio.persona.registry import PersonaRegistry
@@ -74,21 +74,38 @@ def show(state: dict, count: int) -> list:
     return out
 
 
+LOADING = "⏳ loading model… (the first message waits for it once; then replies stream)"
+WRITING = "✍️ writing…"
+
+
 def _run(state: dict, message: str, panes: list[int], values, request: gr.Request | None):
-    """Stream `message` into the given displayed panes (one batched generation); yields (state, chats, notes)."""
+    """Stream `message` into the given displayed panes (one batched generation); yields (state, chats, notes).
+
+    The message shows in every pane at once, before any model work, with "loading model…" in each pane's note
+    while the engine loads (the first message only) and "writing…" until the reply is done."""
     stop_event = new_stop_event(request)
     setups = read_panes(values)
     shown = [setups[state["order"][i]] for i in panes]
     requests = [Pane(setup.target, setup.system_prompt, setup.settings, list(state["histories"][i]))
                 for setup, i in zip(shown, panes)]
+    ready = all([target_ready(setup.target) for setup in shown])  # an unknown persona fails here, before any change
     notes = [gr.update() for _ in range(MAX_PANES)]
     for i in panes:
         state["histories"][i] = state["histories"][i] + [(message, "")]
+        notes[i] = WRITING if ready else LOADING
+    yield state, show(state, len(panes)), notes
     replies: list[PaneReply] = []
-    for replies in arena_stream(message, requests, stop=stop_event):
-        for i, r in zip(panes, replies):
-            state["histories"][i][-1] = (message, r.text)
-        yield state, show(state, len(panes)), notes
+    try:
+        for replies in arena_stream(message, requests, stop=stop_event):
+            for i, r in zip(panes, replies):
+                state["histories"][i][-1] = (message, r.text)
+                notes[i] = WRITING
+            yield state, show(state, len(panes)), notes
+    except Exception:  # the load or the generation failed: take the unanswered message back out, then report
+        for i in panes:
+            state["histories"][i] = state["histories"][i][:-1]
+        yield state, show(state, len(panes)), ["" if i in panes else gr.update() for i in range(MAX_PANES)]
+        raise
     for i, r in zip(panes, replies):
         notes[i] = r.note if not is_blind(state) else "hidden until you vote"
     yield state, show(state, len(panes)), notes
