@@ -263,3 +263,68 @@ def test_locally_nothing_is_refused(no_space, request):
     assert "8 kept" in json.dumps(client.predict(None, api_name="/refresh_3"), default=str)
     assert "Renamed" in client.predict("tiny", "Local Tiny", api_name="/rename")[0]
     assert PersonaRegistry().get("local-tiny").name == "Local Tiny"
+
+
+@pytest.fixture
+def space_app(space, tiny_persona, tiny_model_dir, tmp_path, monkeypatch):  # noqa: F811
+    """`python app.py` as a Space runs it (the Space's variables set), with alice's password sign-in."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from tests.test_browser import CHROMIUM, ROOT
+
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
+    port = free_port()
+    env = {**os.environ, "STUDIO_BASE_MODEL": str(tiny_model_dir), "GRADIO_SERVER_PORT": str(port),
+           "GRADIO_ANALYTICS_ENABLED": "False"}
+    log = open(tmp_path / "app.log", "w")
+    app = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert app.poll() is None, (tmp_path / "app.log").read_text()
+                time.sleep(0.3)
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        app.terminate()
+        app.wait(timeout=30)
+
+
+@pytest.mark.browser
+def test_browser_visitor_sees_no_management_and_the_owner_sees_it_all(space, monkeypatch, request):
+    from playwright.sync_api import expect, sync_playwright
+
+    from tests.test_browser import CHROMIUM, ROOT
+
+    monkeypatch.setenv("STUDIO_AUTH", "alice:owner-pass,guest:guest-pass")
+    monkeypatch.setenv("STUDIO_OWNERS", "alice")
+    url = request.getfixturevalue("space_app")
+    (ROOT / "artifacts").mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"])
+        for user, password, owner in (("guest", "guest-pass", False), ("alice", "owner-pass", True)):
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(url)
+            page.get_by_label("username").fill(user)
+            page.get_by_label("password").fill(password)
+            page.get_by_role("button", name="Login").click()
+            status = page.locator("#access-status")
+            expect(status).to_contain_text("Signed in as alice" if owner else "Public demo", timeout=60_000)
+            expect(page.get_by_role("tab", name="3. Chat")).to_be_visible()
+            expect(page.locator("#chat-message textarea")).to_be_visible()
+            for tab in ("1. Data", "2. Train", "4. Personas"):
+                expect(page.get_by_role("tab", name=tab)).to_have_count(1 if owner else 0)
+            expect(page.locator("#chat-save-0")).to_be_visible() if owner else expect(page.locator("#chat-save-0")).to_be_hidden()
+            page.screenshot(path=str(ROOT / "artifacts" / f"browser-access-{'owner' if owner else 'visitor'}.png"), full_page=False)
+            if owner:
+                page.get_by_role("tab", name="4. Personas").click()
+                expect(page.locator("#personas-table")).to_contain_text("tiny", timeout=30_000)
+            page.close()
+        browser.close()
