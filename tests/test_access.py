@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import socket
 import uuid
+from pathlib import Path
 
 import httpx
 import pytest
@@ -267,16 +268,14 @@ def test_locally_nothing_is_refused(no_space, request):
 
 @pytest.fixture
 def space_app(space, tiny_persona, tiny_model_dir, tmp_path, monkeypatch):  # noqa: F811
-    """`python app.py` as a Space runs it (the Space's variables set), with alice's password sign-in."""
+    """`python app.py` as a Space runs it, in its own process, with the variables set (the Space's, and the test's)."""
     import os
     import subprocess
     import sys
     import time
 
-    from tests.test_browser import CHROMIUM, ROOT
+    from tests.test_browser import ROOT
 
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
     port = free_port()
     env = {**os.environ, "STUDIO_BASE_MODEL": str(tiny_model_dir), "GRADIO_SERVER_PORT": str(port),
            "GRADIO_ANALYTICS_ENABLED": "False"}
@@ -303,6 +302,8 @@ def test_browser_visitor_sees_no_management_and_the_owner_sees_it_all(space, mon
 
     from tests.test_browser import CHROMIUM, ROOT
 
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
     monkeypatch.setenv("STUDIO_AUTH", "alice:owner-pass,guest:guest-pass")
     monkeypatch.setenv("STUDIO_OWNERS", "alice")
     url = request.getfixturevalue("space_app")
@@ -328,3 +329,42 @@ def test_browser_visitor_sees_no_management_and_the_owner_sees_it_all(space, mon
                 expect(page.locator("#personas-table")).to_contain_text("tiny", timeout=30_000)
             page.close()
         browser.close()
+
+
+def hugging_face_sign_in(url: str) -> str:
+    """Press "Sign in with Hugging Face" (gradio's own login routes; off a real Space they sign in the user of
+    the machine's HF_TOKEN, asked of the Hub); returns the session cookie the browser would keep."""
+    http, cookie = httpx.Client(timeout=30), None
+    response = http.get(f"{url}login/huggingface")
+    while response.is_redirect:  # login -> callback (sets the session) -> back to the page
+        cookie = response.cookies.get("session") or cookie  # a Secure cookie: httpx keeps it off http, so by hand
+        response = http.get(httpx.URL(url).join(response.headers["location"]), headers={"Cookie": f"session={cookie}"} if cookie else None)
+    assert cookie, "the sign-in set no session cookie"
+    return cookie
+
+
+def test_space_owner_signs_in_with_hugging_face(space, monkeypatch, request):
+    """alice's Space with `hf_oauth: true` (OAUTH_CLIENT_ID set): the Hub (a local stand-in) says the signed-in
+    user is alice, the Space's author: her calls work; an anonymous visitor is asked to sign in."""
+    from gradio_client import Client
+
+    from tests import hub_standin
+
+    server, _state, hub_url = hub_standin.start({"hf_alice_token": {"name": "alice"}})
+    monkeypatch.setenv("HF_ENDPOINT", hub_url)
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setenv("HF_TOKEN", "hf_alice_token")
+    monkeypatch.setenv("OAUTH_CLIENT_ID", "persona-studio-test")
+    try:
+        url = request.getfixturevalue("space_app")
+        assert "access-login" in httpx.get(url, timeout=30).text, "the page shows the sign-in button"
+        visitor = Client(url, verbose=False)
+        with pytest.raises(Exception, match="sign in with Hugging Face as the owner"):
+            visitor.predict("tiny", "", "", "", api_name="/pull")
+        owner = Client(url, verbose=False, headers={"Cookie": f"session={hugging_face_sign_in(url)}"})
+        assert "8 kept" in json.dumps(owner.predict(None, api_name="/refresh_3"), default=str)
+        assert "Renamed" in owner.predict("tiny", "Alice's Tiny", api_name="/rename")[0]
+        assert PersonaRegistry().get("alice-s-tiny").name == "Alice's Tiny"
+    finally:
+        server.shutdown()
+        server.server_close()
