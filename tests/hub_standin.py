@@ -118,7 +118,8 @@ class Handler(BaseHTTPRequestHandler):
         user = self._user()
         if not user:
             return self._send(401, error="Invalid credentials in Authorization header")
-        self._send(200, {"type": "user", "name": user["name"], "orgs": user.get("orgs", []),
+        self._send(200, {"type": "user", "name": user["name"], "fullname": user["name"].title(), "avatarUrl": "",
+                         "orgs": user.get("orgs", []),
                          "auth": {"type": "access_token", "accessToken": {"displayName": "test", "role": "write"}}})
 
     def create_repo(self, match, body):
