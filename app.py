@@ -1,8 +1,12 @@
 """Persona Studio web app (also the Hugging Face Space entry point): python app.py"""
 
-from studio.ui import build_ui
+import sys
 
-demo = build_ui()
+from studio.ui import build_ui
+from studio.ui.real_or_bot_tab import page, page_requested
+
+judged = page_requested(sys.argv[1:])  # --real-or-bot NAME: only the judges' page of that persona
+demo = page(judged) if judged else build_ui()
 
 if __name__ == "__main__":
     demo.launch()
