@@ -108,7 +108,7 @@ def build(ref: str | None = None) -> tuple[list, list]:
                              elem_id="rob-persona")
         choose.change(lambda slug: slug, choose, persona)
     opening = gr.Markdown(elem_id="rob-opening")
-    with gr.Row(equal_height=True):
+    with gr.Row():
         with gr.Column():
             a = gr.Textbox(label="A", interactive=False, lines=3, elem_id="rob-a")
             pick_a = gr.Button("A is the real post", variant="primary", interactive=False, elem_id="rob-pick-a")
