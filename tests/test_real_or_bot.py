@@ -217,3 +217,17 @@ def test_ranking_joins_arena_votes_and_real_or_bot_votes(pooled):
     ranked = ranking("tiny", rob)
     assert [r["player"] for r in ranked] == [REAL, "tiny@v1", BASE]
     assert {r["player"]: r["games"] for r in ranked} == {REAL: 4, "tiny@v1": 11, BASE: 7}
+
+
+def test_cli_prints_the_fooled_rate_and_ranking(pooled, capsys):
+    from studio.cli.main import main
+
+    assert main(["real-or-bot", "tiny"]) == 0
+    assert "no real-or-bot votes yet" in capsys.readouterr().out
+    judge = pooled.new_judge()
+    r = pooled.next_round(judge, "tiny")
+    pooled.vote(judge, r.token, "b" if real_side(pooled, r) == "a" else "a")  # fooled
+    assert main(["real-or-bot", "tiny"]) == 0
+    out = capsys.readouterr().out
+    assert "fooled 1 of 1 (100%, 95 % interval 21%-100%" in out and "tiny@v1 +" in out
+    assert main(["real-or-bot", "nobody"]) == 2

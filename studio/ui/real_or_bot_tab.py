@@ -13,7 +13,7 @@ import os
 import gradio as gr
 
 from studio.chat import real_or_bot
-from studio.chat.real_or_bot import SURE, NoMoreRounds, RealOrBot
+from studio.chat.real_or_bot import SURE, NoMoreRounds, RealOrBot, version_of
 from studio.config import personas_dir
 from studio.errors import PersonaError
 from studio.persona.registry import PersonaRegistry
@@ -146,7 +146,7 @@ def results_markdown(slug: str | None) -> str:
     try:
         results = rob.results(slug)
         ranked = real_or_bot.ranking(slug, rob)
-        ready = {p.slug: (rob.pooled(p.slug), len(rob.openings(p))) for p in rob.registry.versions(slug)}
+        ready = {version_of(p): (rob.pooled(p.slug), len(rob.openings(p))) for p in rob.registry.versions(slug)}
     except PersonaError as exc:
         return str(exc)
     lines = [f"Send judges a page with only this test: `python app.py {FLAG} {slug}`. Replies ready (pool): " +
