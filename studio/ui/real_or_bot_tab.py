@@ -107,6 +107,7 @@ def build(ref: str | None = None) -> tuple[list, list]:
         choose = gr.Dropdown(label="Persona to judge", choices=[p.slug for p in PersonaRegistry().list()],
                              elem_id="rob-persona")
         choose.change(lambda slug: slug, choose, persona)
+        choose.focus(lambda: gr.Dropdown(choices=[p.slug for p in PersonaRegistry().list()]), None, choose)  # new personas
     opening = gr.Markdown(elem_id="rob-opening")
     with gr.Row():
         with gr.Column():
