@@ -105,6 +105,11 @@ class VoteStore:
                            [(vote, vote, winner, loser, message) for loser in losers])
         return vote
 
+    def pairs(self) -> list[tuple[str, str]]:
+        """Every (winner, loser) pair, oldest first: what a Bradley-Terry ranking is fitted to."""
+        with self._connect() as db:
+            return [tuple(r) for r in db.execute("SELECT winner, loser FROM votes ORDER BY id").fetchall()]
+
     def win_rates(self) -> list[dict]:
         """Per target, best first: wins, losses, win rate."""
         with self._connect() as db:

@@ -7,6 +7,7 @@
     python -m studio chat NAME|base|NAME@vN "MESSAGE" [--system TEXT] [--max-new-tokens N] [--seed S] [--greedy] [--json]
     python -m studio chat --compare base,NAME1,NAME2 "MESSAGE"     (one batched generation, side by side)
     python -m studio eval NAME [--prompts N] [--seed S] [--json]
+    python -m studio real-or-bot NAME [--pool N] [--json]            (the judges' page: python app.py --real-or-bot NAME)
     python -m studio show|versions|rename|delete|restore|export|import|push|pull|card ...  (studio/cli/personas.py)
 
 Errors a user can fix are printed as one line on stderr with exit status 2, no traceback.
@@ -19,7 +20,7 @@ import logging
 import sys
 
 from studio import __version__
-from studio.cli import chat, data, evaluate, fit, personas, train
+from studio.cli import chat, data, evaluate, fit, personas, real_or_bot, train
 from studio.errors import StudioError
 
 
@@ -28,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"persona-studio {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="show library logs and tracebacks")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for group in (data, fit, train, chat, evaluate, personas):
+    for group in (data, fit, train, chat, evaluate, personas, real_or_bot):
         group.add_commands(sub)
     return parser
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import gradio as gr
 
 from studio import __version__
-from studio.ui import access, chat_tab, data_tab, personas_tab, train_tab
+from studio.ui import access, chat_tab, data_tab, personas_tab, real_or_bot_tab, train_tab
 
 INTRO = f"""# Persona Studio <small>v{__version__}</small>
 Upload someone's posts, train a persona (a LoRA adapter), and chat with it beside the base model.
@@ -30,6 +30,8 @@ def build_ui() -> gr.Blocks:
                 targets = chat_tab.build(trained)
             with gr.Tab("4. Personas", id="personas") as personas:
                 selected, listing = personas_tab.build()
+            with gr.Tab("5. Real or bot?", id="real-or-bot"):
+                real_or_bot_tab.build()  # the page alone, for judges: python app.py --real-or-bot NAME
         # the registry may change from the CLI or another browser tab: refresh on page load and tab switch
         gr.on([demo.load, chat.select], chat_tab.refresh, targets, targets)
         gr.on([demo.load, personas.select], personas_tab.refresh, selected, listing)

@@ -14,7 +14,7 @@ from studio.persona import card, hub, share
 from studio.errors import PersonaError
 from studio.persona.summary import describe, persona_row
 from studio.persona.registry import PersonaRegistry, parse_ref, version_ref
-from studio.ui import evaluation_view, facts_editor, versions_view
+from studio.ui import evaluation_view, facts_editor, real_or_bot_tab, versions_view
 from studio.ui.common import user_errors
 
 COLUMNS = ["name", "slug", "version", "base model", "posts", "steps", "validation loss", "evaluation",
@@ -170,6 +170,8 @@ def build() -> tuple[gr.Dropdown, list]:
             version = gr.Dropdown(label="Version", choices=[], elem_id="personas-version", scale=3)
             restore_button = gr.Button("Restore this version", elem_id="personas-restore", scale=1)
             delete_version_button = gr.Button("Delete this version", variant="stop", elem_id="personas-delete-version", scale=1)
+    with gr.Accordion("Real or bot?", open=False):
+        real_or_bot_tab.build_results(selected, version)  # fooled rates, the ranking, the reply pool
     with gr.Accordion("Rename or delete", open=False):
         with gr.Row():
             new_name = gr.Textbox(label="New name", elem_id="personas-new-name")
