@@ -39,7 +39,7 @@ LAYERS = (
     ("config", "files", "events"),
     ("ingest", "models"),
     ("clean", "chat_format", "space"),
-    ("persona",),
+    ("persona", "catalog"),
     ("chat",),
     ("evaluation",),
     ("training",),

@@ -1,0 +1,108 @@
+"""The catalog's memory estimate (studio/catalog/memory.py) against the measured peak resident memory of a real
+training run at the studio's defaults, on the Japanese fixture (koume: long posts, so rows near full length).
+
+    python bench/base_memory.py [--steps 6] [--cases bundled,smollm2-360m]
+
+Cases: `bundled` (the real SmolLM2-135M-Instruct) and `smollm2-360m` (a random model of SmolLM2-360M's shape, built
+from its config with the bundled tokenizer: a second size, nothing downloaded). Each run is its own process; its
+peak is the kernel's VmHWM. Baseline from the same run: the resident memory of a process that imported the same
+libraries and loaded nothing (the estimate's `runtime` term).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+KOUME = ROOT.parent / "shared" / "fixtures" / "koume-dayuu-tweets.csv"
+# SmolLM2-360M-Instruct's shape (its published config.json), for a random model of that size.
+SHAPE_360M = dict(hidden_size=960, intermediate_size=2560, num_hidden_layers=32, num_attention_heads=15,
+                  num_key_value_heads=5, max_position_embeddings=8192, tie_word_embeddings=True, rope_theta=100000.0)
+
+
+def status_mb(key: str) -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def build_360m(folder: Path) -> None:
+    import torch
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    from studio.models import resolve_base
+
+    bundled = resolve_base("bundled").path
+    tokenizer = AutoTokenizer.from_pretrained(bundled)
+    config = LlamaConfig(vocab_size=len(tokenizer), bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+                         pad_token_id=tokenizer.pad_token_id, **SHAPE_360M)
+    torch.manual_seed(0)
+    LlamaForCausalLM(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+
+
+def child(spec: str, steps: int) -> None:
+    """Train at the defaults (only max_steps changed); print the peak and the baseline as one JSON line."""
+    import peft  # noqa: F401  (the libraries training uses, imported before the baseline is read)
+    import torch  # noqa: F401
+    import transformers  # noqa: F401
+
+    from studio.clean import CleanConfig, clean_posts
+    from studio.ingest import load_posts
+    from studio.training.config import TrainConfig
+    from studio.training.run import train_persona
+
+    baseline = status_mb("VmRSS")  # the libraries imported, nothing loaded
+    posts, _ = clean_posts(load_posts([KOUME]), CleanConfig())
+    with tempfile.TemporaryDirectory(prefix="bench-memory-") as scratch:
+        os.environ["PERSONAS_DIR"] = scratch
+        train_persona(posts, "memory", TrainConfig(base_model=spec, max_steps=steps, evaluate=False))
+    print(json.dumps({"peak_mb": status_mb("VmHWM"), "baseline_mb": baseline}))
+
+
+def measure(spec: str, steps: int) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--child", spec, "--steps", str(steps)], capture_output=True, text=True,
+                         env={**os.environ, "TRANSFORMERS_VERBOSITY": "error"})
+    if out.returncode:
+        raise SystemExit(f"{spec}: training failed\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=6)
+    parser.add_argument("--cases", default="bundled,smollm2-360m")
+    parser.add_argument("--child")
+    args = parser.parse_args()
+    if args.child:
+        return child(args.child, args.steps)
+    from studio.catalog import describe
+    from studio.catalog.memory import Workload
+    from studio.training.config import TrainConfig
+
+    work = Workload(**{name: getattr(TrainConfig(), name) for name in Workload.__dataclass_fields__})
+    print(f"workload: {work} (TrainConfig's defaults), {work.tokens()} tokens a forward pass; fixture {KOUME.name}")
+    with tempfile.TemporaryDirectory(prefix="bench-360m-") as scratch:
+        for case in args.cases.split(","):
+            spec = "bundled" if case == "bundled" else str(Path(scratch) / case)
+            if case == "smollm2-360m":
+                build_360m(Path(spec))
+            entry = describe(spec, work)
+            estimate = next(f for f in entry.fits if f.mode == "cpu-lora").need / 1e9
+            got = measure(spec, args.steps)
+            peak = got["peak_mb"] * 1.048576 / 1000  # MiB -> GB
+            print(f"{case:<14} {entry.params / 1e6:5.0f}M params | estimate {estimate:.2f} GB | measured peak RSS {peak:.2f} GB "
+                  f"| estimate / measured {estimate / peak:.2f} | baseline (libraries imported, nothing loaded) "
+                  f"{got['baseline_mb'] * 1.048576 / 1000:.2f} GB")
+
+
+if __name__ == "__main__":
+    main()
