@@ -19,6 +19,7 @@ from studio.catalog.memory import Machine, Workload
 from studio.errors import ModelError
 from studio.models import bundled_gguf
 from studio.training.config import TrainConfig
+from tests.test_hub import hub  # noqa: F401  (the stand-in Hub fixture)
 
 ROOT = Path(__file__).resolve().parent.parent
 SMALL = Machine(ram_available=10**6, ram_total=10**6)  # 1 MB: nothing fits
@@ -149,6 +150,21 @@ def test_a_hub_id_not_cached_offline_and_a_spec_that_is_neither(tmp_path, monkey
     assert "hf download someone/not-cached-model" in str(err.value) and "'bundled'" in str(err.value)
     with pytest.raises(ModelError, match="neither a model folder here nor a Hub id"):
         describe("not a model")
+
+
+def test_a_hub_id_online_reads_only_its_config_and_card(hub, tiny_model_dir, tmp_path, monkeypatch):  # noqa: F811
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "cache"))
+    weights = (tiny_model_dir / "model.safetensors").read_bytes()
+    hub.add_repo("owner/remote-tiny", {"config.json": (tiny_model_dir / "config.json").read_bytes(), "model.safetensors": weights,
+                                        "README.md": b"---\nlicense: apache-2.0\n---\n# Remote tiny\n"})
+    entry = describe("owner/remote-tiny")
+    assert entry.source == "hub" and entry.licence == "apache-2.0" and entry.params == real_parameters(tiny_model_dir)
+    assert entry.disk_bytes is None and f"{len(weights) / 1e6:,.0f} MB of safetensors" in entry.note
+    fetched = {r["path"].rsplit("/", 1)[-1] for r in hub.requests if "/resolve/" in r["path"]}
+    assert fetched == {"config.json", "README.md"}  # the weights stay on the Hub until training
+    with pytest.raises(ModelError, match="not found on the Hub, private or gated"):
+        describe("owner/no-such-model")
 
 
 def test_models_command_prints_the_table(tiny_model_dir, tmp_path):

@@ -18,6 +18,7 @@ from studio.config import BUNDLED
 from studio.errors import ModelError
 from studio.models import BUNDLED_ID, HUB_ID, bundled_gguf
 from studio.persona.card import base_license
+from studio.persona.hub import endpoint
 
 WEIGHTS = ("*.safetensors",)
 TEMPLATE_FILES = ("chat_template.jinja", "chat_template.json")
@@ -218,20 +219,37 @@ def from_hub_id(repo_id: str, work: Workload | None = None, here: Machine | None
     from huggingface_hub.errors import HfHubHTTPError, RepositoryNotFoundError
 
     try:
-        config_path = Path(hf_hub_download(repo_id, "config.json"))
+        config_path = Path(hf_hub_download(repo_id, "config.json", endpoint=endpoint()))
     except RepositoryNotFoundError as exc:
         raise ModelError(f"{repo_id}: not found on the Hub, private or gated (log in with HF_TOKEN); or {alternatives}.") from exc
     except (HfHubHTTPError, OSError, ValueError) as exc:
         raise ModelError(f"{repo_id}: cannot reach the Hub (network needed to read it) and it is not cached; "
                          f"{alternatives}.") from exc
-    entry = Entry(spec=repo_id, source="hub", model_id=repo_id, note="not downloaded yet: training downloads its "
-                  "safetensors weights first (network needed)")
+    try:  # the model card, for the licence; a repo may have none
+        hf_hub_download(repo_id, "README.md", endpoint=endpoint())
+    except (HfHubHTTPError, OSError, ValueError):
+        pass
+    entry = Entry(spec=repo_id, source="hub", model_id=repo_id, note=f"not downloaded yet: training first downloads "
+                  f"{remote_weights(repo_id)} of safetensors weights (network needed)")
+    entry.licence = licence_of(json.loads(config_path.read_text("utf-8")), repo_id, config_path.parent)
     if measure:
         from transformers import AutoConfig
 
         measured(entry, AutoConfig.from_pretrained(config_path.parent, trust_remote_code=False), work, here)
-        entry.licence = licence_of(json.loads(config_path.read_text("utf-8")), repo_id, None)
     return entry
+
+
+def remote_weights(repo_id: str) -> str:
+    """The size of a Hub repo's safetensors files, as the Hub lists them ('an unknown size' when it does not)."""
+    from huggingface_hub import HfApi
+    from huggingface_hub.errors import HfHubHTTPError
+
+    try:
+        files = list(HfApi(endpoint=endpoint()).list_repo_tree(repo_id))
+    except (HfHubHTTPError, OSError, ValueError):
+        return "an unknown size"
+    sizes = [f.size for f in files if f.path.endswith(".safetensors") and getattr(f, "size", None)]
+    return f"{sum(sizes) / 1e6:,.0f} MB" if sizes else "an unknown size"
 
 
 def describe(spec: str | None, work: Workload | None = None, here: Machine | None = None) -> Entry:
