@@ -1,11 +1,12 @@
 """The catalog's memory estimate (studio/catalog/memory.py) against the measured peak resident memory of a real
 training run at the studio's defaults, on the Japanese fixture (koume: long posts, so rows near full length).
 
-    python bench/base_memory.py [--steps 6] [--cases bundled,smollm2-360m]
+    python bench/base_memory.py [--steps 6] [--cases bundled,bundled-long,smollm2-360m-long]
 
-Cases: `bundled` (the real SmolLM2-135M-Instruct) and `smollm2-360m` (a random model of SmolLM2-360M's shape, built
-from its config with the bundled tokenizer: a second size, nothing downloaded). Each run is its own process; its
-peak is the kernel's VmHWM. Baseline from the same run: the resident memory of a process that imported the same
+Cases: `bundled` (the real SmolLM2-135M-Instruct on the posts as posted: about 118 tokens a row), `-long` (the
+posts joined into rows of at least 400 characters, cut at max_length: every row full, the case the estimate is
+for), `smollm2-360m` (a random model of SmolLM2-360M's shape, built from its config with the bundled tokenizer: a
+second size, nothing downloaded). Each run is its own process; its peak is the kernel's VmHWM. Baseline from the same run: the resident memory of a process that imported the same
 libraries and loaded nothing (the estimate's `runtime` term).
 """
 
@@ -49,7 +50,19 @@ def build_360m(folder: Path) -> None:
     tokenizer.save_pretrained(folder)
 
 
-def child(spec: str, steps: int) -> None:
+def joined(posts: list, chars: int = 400) -> list:
+    """The posts joined in order into texts of at least `chars` characters (rows longer than max_length)."""
+    from studio.ingest import Post
+
+    texts, current = [], ""
+    for post in posts:
+        current = f"{current} {post.text}".strip()
+        if len(current) >= chars:
+            texts, current = texts + [current], ""
+    return [Post(text) for text in texts]
+
+
+def child(spec: str, steps: int, long: bool) -> None:
     """Train at the defaults (only max_steps changed); print the peak and the baseline as one JSON line."""
     import peft  # noqa: F401  (the libraries training uses, imported before the baseline is read)
     import torch  # noqa: F401
@@ -62,14 +75,16 @@ def child(spec: str, steps: int) -> None:
 
     baseline = status_mb("VmRSS")  # the libraries imported, nothing loaded
     posts, _ = clean_posts(load_posts([KOUME]), CleanConfig())
+    posts = joined(posts) if long else posts
     with tempfile.TemporaryDirectory(prefix="bench-memory-") as scratch:
         os.environ["PERSONAS_DIR"] = scratch
         train_persona(posts, "memory", TrainConfig(base_model=spec, max_steps=steps, evaluate=False))
     print(json.dumps({"peak_mb": status_mb("VmHWM"), "baseline_mb": baseline}))
 
 
-def measure(spec: str, steps: int) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--child", spec, "--steps", str(steps)], capture_output=True, text=True,
+def measure(spec: str, steps: int, long: bool) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--child", spec, "--steps", str(steps)] + ["--long"] * long,
+                         capture_output=True, text=True,
                          env={**os.environ, "TRANSFORMERS_VERBOSITY": "error"})
     if out.returncode:
         raise SystemExit(f"{spec}: training failed\n{out.stderr[-3000:]}")
@@ -79,11 +94,12 @@ def measure(spec: str, steps: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=6)
-    parser.add_argument("--cases", default="bundled,smollm2-360m")
+    parser.add_argument("--cases", default="bundled,bundled-long,smollm2-360m-long")
     parser.add_argument("--child")
+    parser.add_argument("--long", action="store_true")
     args = parser.parse_args()
     if args.child:
-        return child(args.child, args.steps)
+        return child(args.child, args.steps, args.long)
     from studio.catalog import describe
     from studio.catalog.memory import Workload
     from studio.training.config import TrainConfig
@@ -92,14 +108,15 @@ def main() -> None:
     print(f"workload: {work} (TrainConfig's defaults), {work.tokens()} tokens a forward pass; fixture {KOUME.name}")
     with tempfile.TemporaryDirectory(prefix="bench-360m-") as scratch:
         for case in args.cases.split(","):
-            spec = "bundled" if case == "bundled" else str(Path(scratch) / case)
-            if case == "smollm2-360m":
+            model, long = case.removesuffix("-long"), case.endswith("-long")
+            spec = "bundled" if model == "bundled" else str(Path(scratch) / model)
+            if model == "smollm2-360m" and not Path(spec).exists():
                 build_360m(Path(spec))
             entry = describe(spec, work)
             estimate = next(f for f in entry.fits if f.mode == "cpu-lora").need / 1e9
-            got = measure(spec, args.steps)
+            got = measure(spec, args.steps, long)
             peak = got["peak_mb"] * 1.048576 / 1000  # MiB -> GB
-            print(f"{case:<14} {entry.params / 1e6:5.0f}M params | estimate {estimate:.2f} GB | measured peak RSS {peak:.2f} GB "
+            print(f"{case:<18} {entry.params / 1e6:5.0f}M params | estimate {estimate:.2f} GB | measured peak RSS {peak:.2f} GB "
                   f"| estimate / measured {estimate / peak:.2f} | baseline (libraries imported, nothing loaded) "
                   f"{got['baseline_mb'] * 1.048576 / 1000:.2f} GB")
 

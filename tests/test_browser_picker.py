@@ -10,7 +10,7 @@ import pytest
 from safetensors.torch import load_file
 
 from tests.conftest import POSTS
-from tests.test_browser import CHROMIUM, ROOT
+from tests.test_browser import CHROMIUM, ROOT, app_url  # noqa: F401  (the app fixture, used through picker_app)
 from tests.test_catalog import fake_hub_cache
 
 pytestmark = pytest.mark.browser

@@ -8,6 +8,7 @@ The memory estimate and its formula: studio/catalog/memory.py.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from dataclasses import dataclass, field
@@ -136,8 +137,10 @@ def bundled_entry(work: Workload | None = None, here: Machine | None = None, mea
     return entry
 
 
+@functools.lru_cache(maxsize=4)
 def gguf_fields(gguf: Path) -> dict:
-    """The GGUF's scalar metadata (names, sizes, licence, chat template), not its tensors or token lists."""
+    """The GGUF's scalar metadata (names, sizes, licence, chat template), not its tensors or token lists; read once
+    a process (about 3 s)."""
     from gguf import GGUFReader
 
     fields = {}
