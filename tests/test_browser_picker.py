@@ -49,7 +49,7 @@ def test_pick_the_tiny_model_see_its_fit_and_train_on_it(picker_app, tmp_path):
 
         page.click("#train-base-pick input")
         page.get_by_role("option", name=f"HF cache: {REPO}").click()
-        expect(info).to_contain_text(f"Base model {REPO}", timeout=120_000)
+        expect(info).to_contain_text(f"Base model: {REPO}", timeout=120_000)
         for words in ("M parameters", "MB on disk", "licence unknown", "chat template", "LoRA fp32 on CPU: ~",
                       "RAM available): fits", "bf16 LoRA on a GPU", "4-bit QLoRA on a GPU", "no CUDA GPU here"):
             expect(info).to_contain_text(words)
@@ -59,7 +59,7 @@ def test_pick_the_tiny_model_see_its_fit_and_train_on_it(picker_app, tmp_path):
         expect(info).to_contain_text("not in the Hugging Face cache and the Hub cannot be reached (offline)", timeout=60_000)
         page.fill("#train-base textarea", "")
         page.keyboard.press("Tab")
-        expect(info).to_contain_text(f"Base model {REPO}", timeout=60_000)
+        expect(info).to_contain_text(f"Base model: {REPO}", timeout=60_000)
 
         page.fill("#train-name textarea", "picked")
         page.fill("#train-steps input[type=number]", "3")

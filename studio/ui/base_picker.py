@@ -35,7 +35,8 @@ def chosen(picked: str | None, typed: str | None) -> str:
 
 
 def entry_markdown(entry: Entry) -> str:
-    lines = [f"**Base model** `{entry.spec}`: {entry.summary()}"]
+    shown = "" if entry.spec == entry.model_id else f" `{entry.spec}`"
+    lines = [f"**Base model**{shown}: {entry.summary()}"]
     lines += [f"- {MARKS[f.fits]} {f.describe()}" for f in entry.fits]
     if entry.note:
         lines.append(f"- {entry.note}")
