@@ -40,6 +40,7 @@ LAYERS = (
     ("ingest", "models"),
     ("clean", "chat_format", "space"),
     ("persona",),
+    ("catalog",),
     ("chat",),
     ("evaluation",),
     ("training",),

@@ -4,6 +4,7 @@
     python -m studio fit --posts FILE [--base MODEL] [--json]      (does the base model fit their language?)
     python -m studio train --posts FILE --name NAME [--base MODEL] [--max-steps N] [--lr LR] [--rank R] [--json]
     python -m studio list [--json]
+    python -m studio models [--path DIR] [--hub ID] [--json]   (base models: size, licence, memory fit)
     python -m studio chat NAME|base|NAME@vN "MESSAGE" [--system TEXT] [--max-new-tokens N] [--seed S] [--greedy] [--json]
     python -m studio chat --compare base,NAME1,NAME2 "MESSAGE"     (one batched generation, side by side)
     python -m studio eval NAME [--prompts N] [--seed S] [--json]
@@ -20,7 +21,7 @@ import logging
 import sys
 
 from studio import __version__
-from studio.cli import chat, data, evaluate, fit, personas, real_or_bot, train
+from studio.cli import chat, data, evaluate, fit, models, personas, real_or_bot, train
 from studio.errors import StudioError
 
 
@@ -29,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"persona-studio {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="show library logs and tracebacks")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for group in (data, fit, train, chat, evaluate, personas, real_or_bot):
+    for group in (data, fit, models, train, chat, evaluate, personas, real_or_bot):
         group.add_commands(sub)
     return parser
 

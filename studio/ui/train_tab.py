@@ -12,10 +12,10 @@ import pandas as pd
 from studio.training import jobs
 from studio import space
 from studio.training.config import TrainConfig
-from studio.config import default_base
 from studio.errors import InputError, PersonaError
 from studio.events import DONE, EVAL, EVALUATE, PROBE, STAGE_DONE, STEP, WARNING, of_kind
 from studio.models import cuda_available
+from studio.ui import base_picker
 from studio.ui.common import user_errors
 from studio.ui.data_tab import selected
 from studio.ui.fit_line import fit_markdown
@@ -31,13 +31,13 @@ def device_note() -> str:
 
 
 @user_errors
-def start(posts: list[dict], report, clean, table, name: str, base: str, steps: float, lr: float, rank: float,
-          system: str, overwrite: bool, method: str, epochs: float, eval_steps: float, patience: float,
+def start(posts: list[dict], report, clean, table, name: str, picked: str, typed: str, steps: float, lr: float,
+          rank: float, system: str, overwrite: bool, method: str, epochs: float, eval_steps: float, patience: float,
           probe_steps: float = 0):
     if not posts:
         raise InputError("No posts loaded: go to the Data tab, upload posts and press 'Load and clean posts' first.")
     space.check_training_allowed()  # off on ZeroGPU / CPU Spaces, with the reason (studio/space.py)
-    config = TrainConfig(base_model=base or default_base(), method=method, max_steps=steps, learning_rate=lr, rank=rank,
+    config = TrainConfig(base_model=base_picker.chosen(picked, typed), method=method, max_steps=steps, learning_rate=lr, rank=rank,
                          epochs=epochs, eval_steps=eval_steps, patience=patience, probe_steps=probe_steps or 0)
     chosen, report = selected(posts, report, table)
     if not chosen:
@@ -172,9 +172,8 @@ def build(posts: gr.State, report: gr.State, clean: gr.State, table: gr.Datafram
     gr.Markdown(device_note() + ("\n\n**" + space.training_disabled_reason() + "**" if space.training_disabled_reason() else ""),
                 elem_id="train-device")
     help_ = TrainConfig.help()
-    with gr.Row():
-        name = gr.Textbox(label="Persona name", placeholder="e.g. koume", elem_id="train-name")
-        base = gr.Textbox(label="Base model", value=default_base(), info=help_["base_model"], elem_id="train-base")
+    name = gr.Textbox(label="Persona name", placeholder="e.g. koume", elem_id="train-name")
+    picked, typed = base_picker.build(help_["base_model"])  # drop-down + path/Hub id box + size, licence, memory fit
     with gr.Row():
         steps = gr.Slider(1, 2000, value=TrainConfig.max_steps, step=1, label="Training steps", info=help_["max_steps"],
                           elem_id="train-steps")
@@ -196,7 +195,8 @@ def build(posts: gr.State, report: gr.State, clean: gr.State, table: gr.Datafram
     overwrite = gr.Checkbox(label="Replace an existing persona of this name", value=False)
     # Language fit: does the base model fit the posts' language? (studio.evaluation.fit), shown before training
     fit_note = gr.Markdown(elem_id="train-fit")
-    gr.on([posts.change, base.blur], fit_markdown, [posts, base], fit_note, show_progress="minimal")
+    gr.on([posts.change, picked.change, typed.blur], lambda p, a, b: fit_markdown(p, base_picker.chosen(a, b)),
+          [posts, picked, typed], fit_note, show_progress="minimal")
     with gr.Row():
         start_button = gr.Button("Train persona", variant="primary", elem_id="train-button", scale=3)
         cancel_button = gr.Button("Cancel", variant="stop", elem_id="train-cancel", scale=1)
@@ -209,7 +209,7 @@ def build(posts: gr.State, report: gr.State, clean: gr.State, table: gr.Datafram
     runs = gr.Dataframe(headers=["name", "slug", "status", "step"], label="Runs (one trains at a time; the others wait)",
                         interactive=False, elem_id="train-runs")
     shown, trained = gr.State(None), gr.State(None)
-    start_button.click(start, [posts, report, clean, table, name, base, steps, lr, rank, system, overwrite, method, epochs,
+    start_button.click(start, [posts, report, clean, table, name, picked, typed, steps, lr, rank, system, overwrite, method, epochs,
                                eval_steps, patience, probe_steps], shown)
     cancel_button.click(cancel, shown, None)
     resume_button.click(resume, shown, shown)
