@@ -35,10 +35,12 @@ USER_PROMPTS = (
 (3-9 tokens with SmolLM2's tokenizer; Japanese takes ~2 tokens a character)."""
 
 FALLBACK_TEMPLATE = (
-    "{% for message in messages %}{{ message['role'] | capitalize }}: {{ message['content'] }}\n{% endfor %}"
+    "{% for message in messages %}{{ message['role'] | capitalize }}: {{ message['content'] }}"
+    "{% if message['role'] == 'assistant' %}{{ eos_token }}{% endif %}\n{% endfor %}"
     "{% if add_generation_prompt %}Assistant: {% endif %}"
 )
-"""A plain template for base models that ship none."""
+"""A plain template for base models that ship none ("System: ...", "User: ...", "Assistant: ..." lines). An answer
+ends with the end token, so a persona trained on it learns to stop instead of writing the next "User:" line."""
 
 
 def default_system_prompt(name: str) -> str:
@@ -66,6 +68,60 @@ def chat_messages(system_prompt: str, user: str, history: list[tuple[str, str]] 
     return messages
 
 
+SYSTEM_JOINER = "\n\n"  # system prompt and first message, as Gemma 3's own template joins them
+SYSTEM_NOTE = ("This model's chat template has no system role: the system prompt is put at the start of the "
+               "first message.")
+_PROBE = "Studio-system-probe-7f3a"
+_system_roles: dict[str, str] = {}
+
+
+def system_role(tokenizer) -> str:
+    """How the chat template treats a system message: 'native' (its own turn or place), 'joined' (the template
+    itself puts it at the start of the first user message, as Gemma 3's does) or 'none' (it refuses one, as
+    Gemma 2's and Mistral's do, or drops it without a word): then `fit_messages` joins it to the first message."""
+    template = tokenizer.chat_template if isinstance(tokenizer.chat_template, str) else repr(tokenizer.chat_template)
+    if template not in _system_roles:
+        user = {"role": "user", "content": "Hello there."}
+        try:
+            text = tokenizer.apply_chat_template([{"role": "system", "content": _PROBE}, user], tokenize=False,
+                                                 add_generation_prompt=True)
+        except Exception:  # jinja's TemplateError from raise_exception, or a template that cannot take the role
+            text = ""
+        joined = {"role": "user", "content": _PROBE + SYSTEM_JOINER + user["content"]}
+        if _PROBE not in text:
+            _system_roles[template] = "none"
+        elif text == tokenizer.apply_chat_template([joined], tokenize=False, add_generation_prompt=True):
+            _system_roles[template] = "joined"
+        else:
+            _system_roles[template] = "native"
+    return _system_roles[template]
+
+
+def system_note(tokenizer) -> str:
+    """What a chat pane says about the system prompt on this base model ('' where the template has a system role)."""
+    return "" if system_role(tokenizer) == "native" else SYSTEM_NOTE
+
+
+def fit_messages(tokenizer, messages: list[dict]) -> list[dict]:
+    """The messages as this chat template takes them: where it has no system role, the system prompt opens the
+    first user message (joined as Gemma 3's template does), so the persona's prompt is never refused or lost."""
+    if not messages or messages[0]["role"] != "system" or system_role(tokenizer) != "none":
+        return messages
+    system, rest = messages[0]["content"].strip(), [dict(m) for m in messages[1:]]
+    first = next((m for m in rest if m["role"] == "user"), None)
+    if system and first is not None:
+        first["content"] = system + SYSTEM_JOINER + first["content"]
+    return rest
+
+
+def render_chat(tokenizer, messages: list[dict], add_generation_prompt: bool = True) -> str:
+    """The one rendering of chat messages (training, chat and evaluation alike): the system prompt fitted to the
+    template (`fit_messages`); thinking off (Qwen3's template then writes an empty think block after the
+    assistant's opening, in the prompt and in the trained answer alike: a persona answers, it does not think)."""
+    return tokenizer.apply_chat_template(fit_messages(tokenizer, messages), tokenize=False,
+                                         add_generation_prompt=add_generation_prompt, enable_thinking=False)
+
+
 def encode_example(tokenizer, system_prompt: str, user: str, post: str, max_length: int) -> dict | None:
     """input_ids/labels for one example, labels masked to IGNORE_INDEX outside the post's tokens.
 
@@ -73,8 +129,8 @@ def encode_example(tokenizer, system_prompt: str, user: str, post: str, max_leng
     Returns None when the prompt alone leaves no room for the post.
     """
     messages = chat_messages(system_prompt, user)
-    prompt = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-    full = tokenizer.apply_chat_template(messages + [{"role": "assistant", "content": post}], tokenize=False)
+    prompt = render_chat(tokenizer, messages)
+    full = render_chat(tokenizer, messages + [{"role": "assistant", "content": post}], add_generation_prompt=False)
     if not full.startswith(prompt):
         raise InputError("The base model's chat template does not put the answer after the prompt; choose another base model.")
     prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]

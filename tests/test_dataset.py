@@ -33,7 +33,9 @@ def test_fallback_template_for_models_without_one(tiny_model_dir):
     tokenizer.chat_template = None
     assert ensure_chat_template(tokenizer) is True
     example = encode_example(tokenizer, "You are X.", "hi", "hello there", max_length=64)
-    assert tokenizer.decode([t for t, l in zip(example["input_ids"], example["labels"]) if l != -100]).strip() == "hello there"
+    answer = [t for t, l in zip(example["input_ids"], example["labels"]) if l != -100]
+    assert tokenizer.decode(answer, skip_special_tokens=True).strip() == "hello there"
+    assert tokenizer.eos_token_id in answer[-2:], "the answer ends with the end token: the persona learns to stop"
 
 
 def test_chat_messages_always_carry_the_system_prompt_and_history():

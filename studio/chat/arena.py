@@ -15,6 +15,7 @@ from pathlib import Path
 from studio.chat.engine import BASE, BASE_LABEL, Row
 from studio.chat.targets import resolve_target
 from studio.chat.config import GenerationConfig
+from studio.chat_format import system_note
 from studio.config import personas_dir
 from studio.errors import PersonaError
 from studio.files import utc_now
@@ -65,7 +66,8 @@ def arena_stream(message: str, panes: list[Pane], registry: PersonaRegistry | No
             if len(groups) > 1:
                 how += f" (batch {n + 1} of {len(groups)}: panes on another base model cannot share a batch)"
             seed = f", seed {replies[i].seed}" if replies[i].seed is not None else ", greedy"
-            replies[i].note = how + seed
+            template = system_note(resolved[i][0].tokenizer)  # e.g. Gemma's template has no system role
+            replies[i].note = how + seed + (f". {template}" if template else "")
     yield replies
     for members in groups.values():
         engine = resolved[members[0]][0]

@@ -19,17 +19,23 @@ import torch
 
 class FusedLoRA:
     def __init__(self, model):
+        from peft.tuners.lora import LoraLayer
         from peft.tuners.lora import Linear as LoraLinear
 
         self.layers = [m for m in model.modules() if isinstance(m, LoraLinear)]
+        # LoRA layers of other kinds (embeddings, convolutions, 4-bit bases) keep PEFT's forward, which would give
+        # every row the active adapter: with any of them the fused route is not exact and PEFT's per-row route runs
+        self.others = [m for m in model.modules() if isinstance(m, LoraLayer) and not isinstance(m, LoraLinear)]
         self._batch: dict[int, tuple] | None = None
         self._cache: dict[tuple[str, ...], dict] = {}
         for layer in self.layers:
             layer.forward = self._forward_for(layer)
 
     def supported(self, names: list[str]) -> bool:
-        """Plain LoRA only (no DoRA or other variants)."""
-        return all(not layer.lora_variant.get(n) for layer in self.layers for n in set(names))
+        """Plain LoRA on Linear layers only: no DoRA or other variants, no bias on B (`lora_bias`), no LoRA layer of
+        another kind; else the engine takes PEFT's own route (the same replies, slower)."""
+        return not self.others and all(not layer.lora_variant.get(n) and not layer.lora_bias.get(n)
+                                       for layer in self.layers for n in set(names))
 
     def _forward_for(self, layer):
         original = type(layer).forward.__get__(layer)

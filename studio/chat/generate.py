@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from studio.chat.config import GenerationConfig
 from studio.chat.sampling import RowLimits, RowSampler, RowStreamer
+from studio.chat_format import render_chat
 
 BASE_ADAPTER = "__base__"  # PEFT's adapter name for the bare model (adapters off) in `adapter_names`
 
@@ -47,7 +48,7 @@ def prompt_ids(tokenizer, messages: list[dict] | str | list[int]) -> list[int]:
         return list(tokenizer(messages, add_special_tokens=False)["input_ids"])
     if messages and isinstance(messages[0], int):
         return list(messages)
-    return list(tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_dict=True)["input_ids"])
+    return list(tokenizer(render_chat(tokenizer, messages), add_special_tokens=False)["input_ids"])
 
 
 def adapter_kwargs(model, adapters: list[str | None]) -> dict:

@@ -26,7 +26,7 @@ from studio.clean import CleanConfig, CleanReport, clean_posts, split_posts
 from studio.clean.sources import split_counts
 from studio.training.config import TrainConfig
 from studio.training.replay import ReplayCollator, base_answers, replay_examples, replay_rows
-from studio.chat_format import build_examples, default_system_prompt, ensure_chat_template, pad_batch
+from studio.chat_format import build_examples, default_system_prompt, ensure_chat_template, pad_batch, system_note
 from studio.errors import InputError, ModelError
 from studio.events import EVAL, START, STEP, WARNING, EvalEvent, Progress, StartEvent, StepEvent, WarningEvent, ignore
 from studio.files import write_jsonl
@@ -177,6 +177,8 @@ def train_persona(
     tokenizer = load_tokenizer(ref)
     if ensure_chat_template(tokenizer):
         emit(WarningEvent(event=WARNING, message="The base model has no chat template: a plain 'Role: text' template is used."))
+    if system_note(tokenizer):  # its template has no system role (Gemma's): the prompt opens the first message
+        emit(WarningEvent(event=WARNING, message=system_note(tokenizer)))
     examples, eval_examples = _examples(posts, train_posts, validation_posts, tokenizer, system_prompt, config)
     evaluate = bool(eval_examples) and config.eval_steps > 0
     model = _load_lora_model(ref, config, quantized)

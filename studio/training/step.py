@@ -17,6 +17,7 @@ nothing is skipped, with the same loss and gradients as the plain forward (tests
 
 from __future__ import annotations
 
+import inspect
 import types
 from contextlib import contextmanager
 
@@ -82,11 +83,16 @@ def one_row(batch: dict, dtype: torch.dtype, max_tokens: int = ONE_ROW_TOKENS) -
             "attention_mask": torch.zeros(sees.shape, dtype=dtype).masked_fill_(~sees, torch.finfo(dtype).min)[None, None].to(device)}
 
 
-def one_row_is_exact(config, width: int) -> bool:
+def one_row_is_exact(config, width: int, decoder=None) -> bool:
     """Whether `one_row` gives this model the same hidden states as its rows `width` tokens wide: only sdpa
-    and eager attention take a 4D mask as it is, and the mask replaces a sliding window's."""
+    and eager attention take a 4D mask as it is, the mask replaces a sliding window's, and each token's position
+    must come from `position_ids` (a `decoder` whose forward takes none, or ALiBi biases built from the 2D mask
+    as in Bloom, MPT and Falcon, would see the one row's positions)."""
     window = getattr(config, "sliding_window", None)
-    return config._attn_implementation in ("sdpa", "eager") and (not window or width <= window)
+    if decoder is not None and "position_ids" not in inspect.signature(decoder.forward).parameters:
+        return False
+    alibi = getattr(config, "alibi", False) or getattr(getattr(config, "attn_config", None), "alibi", False)
+    return config._attn_implementation in ("sdpa", "eager") and (not window or width <= window) and not alibi
 
 
 class _PostTokenCrossEntropy(torch.autograd.Function):
@@ -149,7 +155,8 @@ def lean_lora(model):
     lean = []
     for module in model.modules():
         if isinstance(module, Linear) and type(module.base_layer) is torch.nn.Linear and not module.lora_variant \
-                and all(isinstance(d, torch.nn.Identity) for d in module.lora_dropout.values()):
+                and all(isinstance(d, torch.nn.Identity) for d in module.lora_dropout.values()) \
+                and not any(module.lora_bias.values()):  # a bias on B (lora_bias) is not in the two products
             module.forward = types.MethodType(_lean_forward, module)
             lean.append(module)
     try:
@@ -164,7 +171,7 @@ def labelled_hidden(causal_lm, inputs: dict, keep):
     shifted by one, != IGNORE_INDEX), the batch run as `one_row` where that is exact."""
     config, head = causal_lm.config, causal_lm.get_output_embeddings()
     decoder = causal_lm.get_decoder()
-    row = one_row(inputs, head.weight.dtype) if one_row_is_exact(config, inputs["input_ids"].shape[1]) else None
+    row = one_row(inputs, head.weight.dtype) if one_row_is_exact(config, inputs["input_ids"].shape[1], decoder) else None
     if row is None:
         hidden = decoder(input_ids=inputs["input_ids"], attention_mask=inputs.get("attention_mask")).last_hidden_state
         return hidden[:, :-1][keep]
@@ -174,11 +181,12 @@ def labelled_hidden(causal_lm, inputs: dict, keep):
 
 
 def has_fast_path(causal_lm) -> bool:
-    """Whether the output layer is a plain frozen matrix (no soft-capping, scaling or bias), so that it can run
-    at the labelled positions only."""
+    """Whether the output layer is a plain frozen matrix (no soft-capping as in Gemma 2, scaling as in Cohere or
+    Granite, bias as in Phi-2), so that it can run at the labelled positions only."""
     config, head = causal_lm.config, causal_lm.get_output_embeddings()
-    return not (getattr(config, "final_logit_softcapping", None) or getattr(config, "logit_scale", None)
-                or head.bias is not None or head.weight.requires_grad)
+    scaled = getattr(config, "logit_scale", None) or getattr(config, "logits_scaling", 1.0) not in (None, 1, 1.0)
+    return not (getattr(config, "final_logit_softcapping", None) or scaled or head is None
+                or getattr(head, "bias", None) is not None or head.weight.requires_grad)
 
 
 def labelled_logits(model, inputs: dict, keep):
