@@ -148,10 +148,24 @@ def cuda_available() -> bool:
     return torch.cuda.is_available()
 
 
+# Measured with bitsandbytes 0.50.2 (tests/test_qlora_cpu.py): on a CPU, 4-bit loading, LoRA gradients of a fresh
+# model, a few training steps, saving and reloading the adapter all work; but the first pass without gradients
+# in eval mode (the replay answers before training, each validation, the knowledge probe) repacks the weights
+# for the AVX512-BF16 inference kernel, which passes no gradient: 26 of the tiny model's 28 LoRA gradients were
+# then off by about half, and training went on without an error.
+QLORA_ON_CPU = (
+    "QLoRA (4-bit) needs a CUDA GPU and none was found. On a CPU (with AVX512-BF16, as measured here), bitsandbytes "
+    "repacks the 4-bit weights for its inference kernel after the first pass without gradients (the replay answers, "
+    "validation, the knowledge probe), and that kernel passes no gradient to the layers below: training would go on "
+    "without an error but learn wrong. "
+    "Use method 'auto' or 'lora' to train plain LoRA in fp32 on the CPU."
+)
+
+
 def use_4bit(method: str) -> bool:
-    """Whether to load 4-bit NF4 (QLoRA): only on CUDA, where bitsandbytes is fast and sound."""
+    """Whether to load 4-bit NF4 (QLoRA): only on CUDA, where bitsandbytes trains soundly (see QLORA_ON_CPU)."""
     if method == "qlora" and not cuda_available():
-        raise ConfigError("QLoRA (4-bit) needs a CUDA GPU and none was found. Use method 'auto' or 'lora' to train plain LoRA on the CPU.")
+        raise ConfigError(QLORA_ON_CPU)
     return method == "qlora" or (method == "auto" and cuda_available())
 
 
@@ -165,7 +179,8 @@ def load_tokenizer(ref: BaseModelRef):
 
 
 def load_model(ref: BaseModelRef, four_bit: bool = False):
-    """The base model: fp32 on CPU, bf16 on CUDA, or 4-bit NF4 with bf16 compute (QLoRA)."""
+    """The base model: fp32 on CPU, bf16 on CUDA, or 4-bit NF4 with bf16 compute (QLoRA; on CUDA for training,
+    on a CPU only to test the 4-bit path, tests/test_qlora_cpu.py)."""
     import torch
     from transformers import AutoModelForCausalLM
 
@@ -177,7 +192,8 @@ def load_model(ref: BaseModelRef, four_bit: bool = False):
             load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
             bnb_4bit_compute_dtype=torch.bfloat16,
         )
-        kwargs["device_map"] = {"": 0}
+        if cuda_available():
+            kwargs["device_map"] = {"": 0}
     elif cuda_available():
         kwargs.update(dtype=torch.bfloat16, device_map={"": 0})
     else:
