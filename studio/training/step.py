@@ -283,7 +283,8 @@ def post_token_trainer(max_batch_tokens: int = 0, replay_share: float = 0.0, kl_
                 loss = replay_share * total / self.current_gradient_accumulation_steps
                 return (loss, {"loss": loss}) if return_outputs else loss
             if "replay_rows" in inputs:
-                return self._joined_loss(model, inputs, num_items_in_batch, return_outputs)
+                loss = joined_loss(self, model, inputs, num_items_in_batch, replay_share)
+                return (loss, {"loss": loss}) if return_outputs else loss
             weight = 1 - replay_share if model.training else 1.0  # validation loss stays the posts' own
             causal_lm = _causal_lm(model)
             if not has_fast_path(causal_lm):
@@ -297,25 +298,27 @@ def post_token_trainer(max_batch_tokens: int = 0, replay_share: float = 0.0, kl_
             loss = weight * loss / (num_items_in_batch if num_items_in_batch is not None else keep.sum().clamp(min=1))
             return (loss, {"loss": loss}) if return_outputs else loss
 
-        def _joined_loss(self, model, inputs, num_items_in_batch, return_outputs):
-            """Posts and replay rows (`with_replay`) in one pass, each part weighted as in its own pass."""
-            rows = inputs.pop("replay_rows")
-            causal_lm = _causal_lm(model)
-            labels = inputs["labels"][:, 1:]
-            keep = labels != IGNORE_INDEX
-            hidden, targets = labelled_hidden(causal_lm, inputs, keep), labels[keep]
-            posts = int(keep[:len(keep) - rows].sum())
-            weight, steps = causal_lm.get_output_embeddings().weight, self.current_gradient_accumulation_steps
-            post_loss = (1 - replay_share) * post_token_loss(hidden[:posts], weight, targets[:posts])
-            post_loss = post_loss / num_items_in_batch if num_items_in_batch is not None else post_loss / max(posts, 1) / steps
-            replay_ce = post_token_loss(hidden[posts:], weight, targets[posts:]) / max(len(targets) - posts, 1)
-            self.replay_terms = {"ce": float(replay_ce), "kl": None}
-            loss = post_loss + replay_share * replay_ce / steps
-            self.loss_is_scaled_for_ga = True
-            self.posts_share_of_loss = float(post_loss / loss) if float(loss) else 1.0
-            return (loss, {"loss": loss}) if return_outputs else loss
-
     return PostTokenTrainer
+
+
+def joined_loss(trainer, model, inputs: dict, num_items_in_batch, replay_share: float):
+    """The loss of posts and replay rows run in one pass (`with_replay`), each part weighted as in its own pass;
+    sets the trainer's replay_terms and posts_share_of_loss (for the logged loss)."""
+    rows = inputs.pop("replay_rows")
+    causal_lm = _causal_lm(model)
+    labels = inputs["labels"][:, 1:]
+    keep = labels != IGNORE_INDEX
+    hidden, targets = labelled_hidden(causal_lm, inputs, keep), labels[keep]
+    posts = int(keep[:len(keep) - rows].sum())
+    weight, steps = causal_lm.get_output_embeddings().weight, trainer.current_gradient_accumulation_steps
+    post_loss = (1 - replay_share) * post_token_loss(hidden[:posts], weight, targets[:posts])
+    post_loss = post_loss / num_items_in_batch if num_items_in_batch is not None else post_loss / max(posts, 1) / steps
+    replay_ce = post_token_loss(hidden[posts:], weight, targets[posts:]) / max(len(targets) - posts, 1)
+    trainer.replay_terms = {"ce": float(replay_ce), "kl": None}
+    loss = post_loss + replay_share * replay_ce / steps
+    trainer.loss_is_scaled_for_ga = True
+    trainer.posts_share_of_loss = float(post_loss / loss) if float(loss) else 1.0
+    return loss
 
 
 def _causal_lm(model):
