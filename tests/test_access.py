@@ -30,6 +30,8 @@ MANAGEMENT = {
     "personas_tab.refresh", "personas_tab.details", "personas_tab.rename", "personas_tab.delete",
     "personas_tab.restore", "personas_tab.delete_version", "personas_tab.export", "personas_tab.export_card",
     "personas_tab.import_file", "personas_tab.push", "personas_tab.pull", "chat_tab.save_default",
+    "base_picker.info", "base_picker.build.<locals>.<lambda>", "train_tab.build.<locals>.<lambda>",
+    "real_or_bot_tab.prepare", "real_or_bot_tab.results_markdown",  # the Personas tab's real-or-bot section
 }
 OWNER_VIEWS = {"train_tab.render", "personas_tab.refresh"}  # on the Train tab's timer, on page load
 VISITORS = {
@@ -37,6 +39,8 @@ VISITORS = {
     "chat_panes.stop", "chat_tab.clear", "chat_tab.build.<locals>.<lambda>", "chat_tab.api_chat", "chat_tab.refresh",
     "chat_extras.set_blind", "chat_extras.vote", "chat_extras.export", "chat_extras.duel", "chat_extras.win_table",
     "access._hide_from_visitors.<locals>.show",
+    "base_picker.first_info",  # the Train tab's info line on page load (the tab itself is hidden from visitors)
+    "real_or_bot_tab.start_round", "real_or_bot_tab._vote.<locals>.vote", "real_or_bot_tab.build.<locals>.<lambda>",
 }
 
 
@@ -167,7 +171,7 @@ def test_every_handler_is_classified(space, tiny_model_dir, monkeypatch):
     assert {key(f.fn) for f in handlers(demo, "quiet")} == OWNER_VIEWS
     assert not {key(f.fn) for f in handlers(demo, None)} & MANAGEMENT
     tabs = {b.id: b.visible for b in demo.blocks.values() if type(b).__name__ == "Tab"}
-    assert tabs == {"data": False, "train": False, "chat": True, "personas": False}, "hidden from the start on a Space"
+    assert tabs == {"data": False, "train": False, "chat": True, "personas": False, "real-or-bot": True}, "hidden from the start on a Space"
 
 
 def defaults(client, name: str) -> list:

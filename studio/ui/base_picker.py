@@ -52,6 +52,11 @@ def info(picked: str | None, typed: str | None) -> str:
         return f"⚠ **Base model** `{spec}`: {exc}"
 
 
+def first_info(picked: str | None, typed: str | None) -> str:
+    """The info line as the page loads (the bundled model's by default): a view of what the list offers."""
+    return info(picked, typed)
+
+
 def build(help_text: str) -> tuple[gr.Dropdown, gr.Textbox]:
     """The picker's components (inside the caller's layout); the info line fills on page load and on each change."""
     listed = choices()
@@ -62,7 +67,7 @@ def build(help_text: str) -> tuple[gr.Dropdown, gr.Textbox]:
                            info="Overrides the list when filled. A Hub id must be in the Hugging Face cache when offline.",
                            elem_id="train-base", scale=2)
         refresh = gr.Button("↻ Rescan", elem_id="train-base-rescan", scale=0, min_width=90)
-    note = gr.Markdown(info, inputs=[picked, typed], elem_id="train-base-info")
+    note = gr.Markdown(first_info, inputs=[picked, typed], elem_id="train-base-info")
     gr.on([picked.change, typed.submit, typed.blur], info, [picked, typed], note, show_progress="minimal")
     refresh.click(lambda: gr.Dropdown(choices=choices()), None, picked)
     return picked, typed
