@@ -164,8 +164,9 @@ def train(folder: Path, method: str, name: str, registry, steps: int, batch: int
         torch.cuda.reset_peak_memory_stats()
     with lifted_cpu_refusal(method, dry_run):
         result = train_persona(make_posts(posts or steps * batch + 40), name, config, registry=registry,
-                               progress=lambda e: elapsed.append(e["elapsed_s"]) if e["event"] == "step" else None)
+                               progress=lambda e: elapsed.append(time.perf_counter()) if e["event"] == "step" else None)
     per_step = (elapsed[-1] - elapsed[0]) / (len(elapsed) - 1) if len(elapsed) > 1 else result.seconds
+    per_step = max(per_step, 1e-6)  # (an event's elapsed_s is rounded: tiny dry-run steps read as 0 s)
     return result, per_step, (torch.cuda.max_memory_allocated() / 2**30 if cuda else None)
 
 

@@ -101,7 +101,7 @@ def test_the_y_axis_says_which_style_measure_it_shows():
 
     points = style_knowledge_points(plant_versions(PersonaRegistry()))
     mixed = plot_update(points)  # v1 was evaluated before the discriminator: its point is the embedding similarity
-    assert mixed.y_title == Y_MIXED and mixed.y_lim == [0, 1.0]
+    assert mixed.y_title == Y_MIXED and mixed.y_lim == [-0.02, 1.02]
     discriminator_only = plot_update(points[points["version"] != "v1"])
-    assert discriminator_only.y_title == Y_TITLE and discriminator_only.y_lim == [0, 0.55]
+    assert discriminator_only.y_title == Y_TITLE and discriminator_only.y_lim == [-0.02, 0.57]
     assert discriminator_only.color_map == {"v3 (current)": "#d62728", "v2": "#1f77b4", "base model": "#7f7f7f"}

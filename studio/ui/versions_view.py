@@ -153,7 +153,7 @@ def plot_update(points: pd.DataFrame) -> gr.ScatterPlot:
     measures = set(points["style measure"])
     top = 1.0 if SIMILARITY in measures else max(0.55, float(points["style closeness"].max()) + 0.05)
     title = (Y_TITLE if measures == {DISCRIMINATOR} else Y_SIMILARITY if measures == {SIMILARITY} else Y_MIXED)
-    return gr.ScatterPlot(value=points, visible=True, color_map=colours, y_lim=[-0.02, round(top, 2) + 0.02], y_title=title)
+    return gr.ScatterPlot(value=points, visible=True, color_map=colours, y_lim=[-0.02, round(top + 0.02, 2)], y_title=title)
 
 
 def build() -> list:
