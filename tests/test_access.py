@@ -5,7 +5,6 @@ name), the owner's calls work, and locally on 127.0.0.1 nothing is refused."""
 from __future__ import annotations
 
 import json
-import socket
 import uuid
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import pytest
 from studio.errors import ConfigError
 from studio.persona.registry import PersonaRegistry
 from studio.ui import access
+from tests.test_browser import free_port
 from tests.persona_fixtures import tiny_persona, tiny_persona_source  # noqa: F401
 
 SPACE_VARIABLES = ("SPACE_ID", "SPACE_HOST", "SPACE_AUTHOR_NAME", "SYSTEM", "STUDIO_PUBLIC", "STUDIO_OWNERS",
@@ -57,11 +57,6 @@ def space(no_space, monkeypatch):
     monkeypatch.setenv("SPACE_HOST", "alice-persona-studio.hf.space")
     monkeypatch.setenv("SPACE_AUTHOR_NAME", "alice")
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def launch(tiny_model_dir, monkeypatch):
@@ -273,31 +268,10 @@ def test_locally_nothing_is_refused(no_space, request):
 @pytest.fixture
 def space_app(space, tiny_persona, tiny_model_dir, tmp_path, monkeypatch):  # noqa: F811
     """`python app.py` as a Space runs it, in its own process, with the variables set (the Space's, and the test's)."""
-    import os
-    import subprocess
-    import sys
-    import time
+    from tests.test_browser import served_app
 
-    from tests.test_browser import ROOT
-
-    port = free_port()
-    env = {**os.environ, "STUDIO_BASE_MODEL": str(tiny_model_dir), "GRADIO_SERVER_PORT": str(port),
-           "GRADIO_ANALYTICS_ENABLED": "False"}
-    log = open(tmp_path / "app.log", "w")
-    app = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                assert app.poll() is None, (tmp_path / "app.log").read_text()
-                time.sleep(0.3)
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        app.terminate()
-        app.wait(timeout=30)
+    with served_app(tmp_path, {"STUDIO_BASE_MODEL": str(tiny_model_dir)}) as url:
+        yield url
 
 
 @pytest.mark.browser

@@ -4,6 +4,7 @@ Debian's chromium driven by Playwright (never a downloaded browser); the screens
 to artifacts/browser-skeleton.png for a person to look at.
 """
 
+import contextlib
 import os
 import re
 import socket
@@ -29,20 +30,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def app_url(tmp_path, tiny_model_dir):
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"{CHROMIUM} missing in CI: the test command should have installed Debian's chromium")
-        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
-    from playwright.sync_api import expect
-
-    expect.set_options(timeout=UI_WAIT)  # the default for every expect without its own timeout
+@contextlib.contextmanager
+def served_app(tmp_path, env: dict, args: tuple = ()):
+    """`python app.py ARGS` in its own process with `env` added, on a free port; yields its URL once the port
+    answers (waiting on that, up to 300 s on a busy machine); the log is tmp_path/app.log."""
     port = free_port()
-    env = {**os.environ, "PERSONAS_DIR": str(tmp_path / "personas"), "STUDIO_BASE_MODEL": str(tiny_model_dir),
-           "GRADIO_SERVER_PORT": str(port), "GRADIO_ANALYTICS_ENABLED": "False"}
+    env = {**os.environ, **env, "GRADIO_SERVER_PORT": str(port), "GRADIO_ANALYTICS_ENABLED": "False"}
     log = open(tmp_path / "app.log", "w")
-    app = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    app = subprocess.Popen([sys.executable, "app.py", *args], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         deadline = time.time() + 300
         while time.time() < deadline:
@@ -56,6 +51,19 @@ def app_url(tmp_path, tiny_model_dir):
     finally:
         app.terminate()
         app.wait(timeout=30)
+
+
+@pytest.fixture
+def app_url(tmp_path, tiny_model_dir):
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"{CHROMIUM} missing in CI: the test command should have installed Debian's chromium")
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=UI_WAIT)  # the default for every expect without its own timeout
+    with served_app(tmp_path, {"PERSONAS_DIR": str(tmp_path / "personas"), "STUDIO_BASE_MODEL": str(tiny_model_dir)}) as url:
+        yield url
 
 
 def train_in_browser(page, name: str, steps: int) -> None:

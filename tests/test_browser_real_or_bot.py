@@ -2,18 +2,13 @@
 nothing of the registry or the other tabs on it; the same page through gradio_client: only its own endpoints,
 no token or real side in any answer, a vote without a round refused. Screenshot: artifacts/browser-real-or-bot.png."""
 
-import os
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from studio.chat.real_or_bot import RealOrBot
 from tests.persona_fixtures import tiny_persona, tiny_persona_source  # noqa: F401
-from tests.test_browser import CHROMIUM, ROOT, free_port
+from tests.test_browser import CHROMIUM, ROOT, served_app
 from tests.test_real_or_bot import HELD_OUT, judged_persona
 
 pytestmark = pytest.mark.browser
@@ -27,25 +22,8 @@ def judge_url(tiny_persona, tmp_path, tiny_model_dir):
     rob = RealOrBot()
     judged_persona(rob.registry)
     assert rob.fill_pool("tiny") >= 5
-    port = free_port()
-    env = {**os.environ, "STUDIO_BASE_MODEL": str(tiny_model_dir), "GRADIO_SERVER_PORT": str(port),
-           "GRADIO_ANALYTICS_ENABLED": "False"}
-    log = open(tmp_path / "app.log", "w")
-    app = subprocess.Popen([sys.executable, "app.py", "--real-or-bot", "tiny"], cwd=ROOT, env=env, stdout=log,
-                           stderr=subprocess.STDOUT)
-    try:
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                assert app.poll() is None, (tmp_path / "app.log").read_text()
-                time.sleep(0.3)
-        yield f"http://127.0.0.1:{port}/", rob
-    finally:
-        app.terminate()
-        app.wait(timeout=30)
+    with served_app(tmp_path, {"STUDIO_BASE_MODEL": str(tiny_model_dir)}, ("--real-or-bot", "tiny")) as url:
+        yield url, rob
 
 
 def test_a_judge_takes_five_rounds_and_the_api_reveals_nothing(judge_url):
