@@ -121,6 +121,26 @@ def test_replay_rows_and_collator():
     assert sorted(set(seen)) == [1, 2, 3]  # it cycles through all of them
 
 
+def test_replay_without_chat_topics_keeps_only_task_requests(tiny_model_dir):
+    """replay_chat=False leaves out the base's answers to small talk, feelings and opinions (the register the
+    persona takes over) and keeps every task request, in both languages."""
+    from transformers import AutoTokenizer
+
+    from studio.training.replay import CHAT_TOPICS
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    answers = [{"id": p["id"], "prompt": p["prompt"], "answer": "Fine."} for p in prompts()]
+    chat_ids = {p["id"] for p in prompts() if p["topic"] in CHAT_TOPICS}
+    assert chat_ids and {p["lang"] for p in prompts() if p["id"] in chat_ids} == {"en", "ja"}
+    everything = replay_examples(answers, tokenizer, 128)
+    tasks = replay_examples(answers, tokenizer, 128, chat=False)
+    assert len(everything) == len(answers) and len(tasks) == len(answers) - len(chat_ids)
+    kept = {tokenizer.decode(e["input_ids"]) for e in tasks}
+    asked = [p for p in prompts() if any(p["prompt"] in text for text in kept)]
+    assert asked and all(p["topic"] not in CHAT_TOPICS for p in asked)
+    assert TrainConfig(replay_chat=False).replay_chat is False
+
+
 def test_upper_layer_lora_adapters_and_backward_stop(four_layers):
     def layers_with_grad(model):
         fired = set()

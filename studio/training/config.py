@@ -37,6 +37,9 @@ class TrainConfig(Settings):
     replay_share: float = field(default=0.25, metadata={"help": "Share of each batch's rows that are the base model's own answers to "
                                                            "everyday requests (studio/training/replay.json, generated once per base "
                                                            "model and cached), so the persona keeps what the base knew; 0 = off."})
+    replay_chat: bool = field(default=True, metadata={"help": "Replay also the small-talk, feelings and opinion requests "
+                                                       "(the register the persona should take over from the base); off = replay only "
+                                                       "the task requests (advice, how-to, writing, planning, cooking, work, study)."})
     kl_weight: float = field(default=0.0, metadata={"help": "KL anchor: on the replay rows, add this weight x KL(base || persona) of the "
                                                         "next-token distribution (the base = the adapter off); 0 = off. Needs replay_share."})
     target_modules: str = field(default="all-linear", metadata={"help": "Layers that get adapters: 'all-linear' (every linear projection, found automatically) or names like 'q_proj,v_proj'."})

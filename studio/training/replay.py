@@ -72,9 +72,16 @@ def base_answers(model, tokenizer, base_key: dict) -> list[dict]:
     return answers
 
 
-def replay_examples(answers: list[dict], tokenizer, max_length: int) -> list[dict]:
-    """Training examples of the base's answers (neutral system prompt, loss on the answer only)."""
-    examples = (encode_example(tokenizer, REPLAY_SYSTEM, a["prompt"], a["answer"], max_length) for a in answers)
+CHAT_TOPICS = frozenset({"smalltalk", "feelings", "opinion"})
+"""Requests a persona answers in its own voice: replaying the base's answers to them pulls the register back."""
+
+
+def replay_examples(answers: list[dict], tokenizer, max_length: int, chat: bool = True) -> list[dict]:
+    """Training examples of the base's answers (neutral system prompt, loss on the answer only); without
+    `chat`, the answers to the CHAT_TOPICS requests are left out."""
+    topics = {p["id"]: p["topic"] for p in prompts()}
+    kept = [a for a in answers if chat or topics.get(a.get("id")) not in CHAT_TOPICS]
+    examples = (encode_example(tokenizer, REPLAY_SYSTEM, a["prompt"], a["answer"], max_length) for a in kept)
     return [e for e in examples if e is not None]
 
 

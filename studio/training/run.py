@@ -231,7 +231,7 @@ def _replay(model, tokenizer, ref, config: TrainConfig) -> list:
     if not config.replay_share:
         return []
     answers = base_answers(model, tokenizer, {**ref.to_json(), "path": str(ref.path)})
-    return replay_examples(answers, tokenizer, config.max_length)
+    return replay_examples(answers, tokenizer, config.max_length, chat=config.replay_chat)
 
 
 def _method(config: TrainConfig, quantized: bool) -> str:
