@@ -66,11 +66,11 @@ def test_browser_engine_setting_in_the_chat_tab(tmp_path, tiny_model_dir):
             expect(page.locator(f"#chat-note-{pane}")).to_contain_text("does not answer", timeout=UI_WAIT)
         artifacts = ROOT / "artifacts"
         artifacts.mkdir(exist_ok=True)
-        page.screenshot(path=str(artifacts / "browser-chat-engine-down.png"), full_page=False)
+        page.screenshot(path=str(artifacts / "browser-chat-engine-down.png"), full_page=True)
         page.fill("#chat-engine textarea", "local")
         page.fill("#chat-message textarea", "Hello there")
         page.click("#chat-send")
         for pane, other in ((0, 2), (1, 1)):
             expect(page.locator(f"#chat-note-{pane}")).to_contain_text(f"one batch with pane {other}", timeout=MODEL_WAIT)
-        page.screenshot(path=str(artifacts / "browser-chat-engine-local.png"), full_page=False)
+        page.screenshot(path=str(artifacts / "browser-chat-engine-local.png"), full_page=True)
         browser.close()
