@@ -18,7 +18,7 @@ from studio.chat.config import GenerationConfig
 from studio.errors import PersonaError, StudioError
 from studio.persona.registry import PersonaRegistry
 from studio.ui import chat_extras
-from studio.ui.chat_panes import (CHAT_CONCURRENCY, DEFAULT_PANES, MAX_PANES, PaneInputs, is_blind, new_state,
+from studio.ui.chat_panes import (CHAT_CONCURRENCY, DEFAULT_PANES, MAX_PANES, PANE_FIELDS, PaneInputs, is_blind, new_state,
                                   new_stop_event, read_panes, stop)
 from studio.ui.common import user_errors
 
@@ -85,8 +85,8 @@ def _run(state: dict, message: str, panes: list[int], values, request: gr.Reques
     The message shows in every pane at once, before any model work, with "loading model…" in each pane's note
     while the engine loads (the first message only) and "writing…" until the reply is done. The last value is
     the engine setting ('local' or a server URL); a failure (a stopped server) is said in each pane's note."""
-    *values, engine = values
-    engine = engine_setting(engine)
+    width = MAX_PANES * len(PANE_FIELDS)  # every pane's inputs, then (from the tab) the engine setting
+    engine, values = engine_setting(values[width] if len(values) > width else None), values[:width]
     stop_event = new_stop_event(request)
     setups = read_panes(values)
     shown = [setups[state["order"][i]] for i in panes]
