@@ -114,6 +114,8 @@ def main() -> None:
     server = start_server(port, work / "serve.log")
     try:
         rows = {"studio serve (vLLM CPU)": run_load(f"http://127.0.0.1:{port}/v1", targets, args.clients, args.messages, settings)}
+        r = rows["studio serve (vLLM CPU)"]
+        print(f"server: wall {r['wall']:.1f} s, p50 {r['p50']:.1f} s, p95 {r['p95']:.1f} s, {len(r['errors'])} errors", flush=True)
     finally:
         server.send_signal(signal.SIGINT)
         server.wait(120)

@@ -118,6 +118,15 @@ def test_pane_notes_say_what_the_server_cannot_honour(server, registry):
     assert len(updates) > 3  # streamed: a yield per piece, not one whole reply
 
 
+def test_a_duel_through_the_server_equals_the_local_one(server, registry):
+    from studio.chat.arena import duel_stream
+
+    _, url, _ = server
+    remote, local = (list(duel_stream("ann", "bob", "Hi Bob!", 2, GREEDY, registry=registry, engine=engine))[-1]
+                     for engine in (url, "local"))
+    assert remote == local and [who for who, _ in remote] == ["ann", "bob", "ann"] and all(t for _, t in remote)
+
+
 def test_a_persona_trained_while_it_runs_is_served_without_a_restart(server, world, registry):
     process, url, log_path = server
     _train(world / "model", world / "personas", "Cid", seed=1)

