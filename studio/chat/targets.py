@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from studio.chat.config import GenerationConfig
 from studio.chat.engine import BASE, BASE_LABEL, ChatEngine, engine_loaded, get_engine
+from studio.chat.remote import LOCAL, RemoteEngine, engine_setting, get_remote
 from studio.errors import PersonaError
 from studio.persona.registry import Persona, PersonaRegistry
 
@@ -20,16 +21,20 @@ def _lookup(target: str, registry: PersonaRegistry | None) -> tuple[str | None, 
     return persona.base_model.get("spec"), persona
 
 
-def resolve_target(target: str, registry: PersonaRegistry | None = None) -> tuple[ChatEngine, Persona | None]:
-    """'base' (or 'Base model') -> the default base model; anything else -> a persona on its own base."""
+def resolve_target(target: str, registry: PersonaRegistry | None = None,
+                   engine: str | None = None) -> tuple[ChatEngine | RemoteEngine, Persona | None]:
+    """'base' (or 'Base model') -> the default base model; anything else -> a persona on its own base.
+    `engine`: 'local' (this process) or a server URL (studio.chat.remote); default $STUDIO_CHAT_ENGINE."""
     spec, persona = _lookup(target, registry)
-    return get_engine(spec), persona
+    where = engine_setting(engine)
+    return (get_engine(spec) if where == LOCAL else get_remote(where)), persona
 
 
-def target_ready(target: str, registry: PersonaRegistry | None = None) -> bool:
+def target_ready(target: str, registry: PersonaRegistry | None = None, engine: str | None = None) -> bool:
     """Whether the engine that answers `target` is loaded already (else its first reply waits for the model
-    load); loads nothing. An unknown target raises PersonaError, as resolve_target does."""
-    return engine_loaded(_lookup(target, registry)[0])
+    load); loads nothing. An unknown target raises PersonaError, as resolve_target does. A server is always ready."""
+    spec = _lookup(target, registry)[0]
+    return engine_setting(engine) != LOCAL or engine_loaded(spec)
 
 
 @dataclass
@@ -43,11 +48,11 @@ class Reply:
 
 
 def reply(target: str, message: str, system_prompt: str | None = None, settings: GenerationConfig | None = None,
-          registry: PersonaRegistry | None = None) -> Reply:
+          registry: PersonaRegistry | None = None, engine: str | None = None) -> Reply:
     """One whole reply (the CLI's `chat`)."""
     if not message.strip():
         raise PersonaError("The message is empty: type something to send.")
-    engine, persona = resolve_target(target, registry)
+    engine, persona = resolve_target(target, registry, engine)
     started = time.perf_counter()
     text = ""
     for text in engine.stream(persona, message, system_prompt, settings=settings):

@@ -77,13 +77,15 @@ def _duel_messages(lines: list[tuple[str, str]]) -> list[dict]:
 
 
 @user_errors
-def duel(first: str, second: str, opening: str, turns: int, max_new_tokens: int, request: gr.Request = None):
+def duel(first: str, second: str, opening: str, turns: int, max_new_tokens: int, engine: str = "",
+         request: gr.Request = None):
     settings = GenerationConfig(max_new_tokens=max_new_tokens)
-    for lines in duel_stream(first or BASE, second or BASE, opening, turns, settings, stop=new_stop_event(request)):
+    for lines in duel_stream(first or BASE, second or BASE, opening, turns, settings, stop=new_stop_event(request),
+                             engine=engine or None):
         yield _duel_messages(lines)
 
 
-def build(state, count, values, targets, configs, chats, notes, message) -> list[gr.Dropdown]:
+def build(state, count, values, targets, configs, chats, notes, message, engine) -> list[gr.Dropdown]:
     with gr.Row():
         blind = gr.Checkbox(False, label="Blind mode: hide which model wrote which reply until you vote",
                             elem_id="chat-blind")
@@ -115,7 +117,7 @@ def build(state, count, values, targets, configs, chats, notes, message) -> list
             start = gr.Button("Start", variant="primary", elem_id="duel-start")
             halt = gr.Button("Stop", variant="stop", elem_id="duel-stop")
         exchange = gr.Chatbot(label="Exchange", height=360, elem_id="duel-chat")
-    start.click(duel, [first, second, opening, turns, max_tokens], exchange, api_name="arena_duel",
+    start.click(duel, [first, second, opening, turns, max_tokens, engine], exchange, api_name="arena_duel",
                 concurrency_id="chat", concurrency_limit=CHAT_CONCURRENCY)
     halt.click(stop, None, None, queue=False, api_visibility="private")
     return [first, second]

@@ -12,12 +12,13 @@ import gradio as gr
 from studio import space
 from studio.chat.arena import Pane, PaneReply, arena_stream
 from studio.chat.engine import BASE, DEFAULT_BASE_PROMPT
+from studio.chat.remote import engine_setting
 from studio.chat.targets import chat_targets, resolve_target, target_ready
 from studio.chat.config import GenerationConfig
-from studio.errors import PersonaError
+from studio.errors import PersonaError, StudioError
 from studio.persona.registry import PersonaRegistry
 from studio.ui import chat_extras
-from studio.ui.chat_panes import (CHAT_CONCURRENCY, DEFAULT_PANES, MAX_PANES, PaneInputs, is_blind, new_state,
+from studio.ui.chat_panes import (CHAT_CONCURRENCY, DEFAULT_PANES, MAX_PANES, PANE_FIELDS, PaneInputs, is_blind, new_state,
                                   new_stop_event, read_panes, stop)
 from studio.ui.common import user_errors
 
@@ -82,13 +83,16 @@ def _run(state: dict, message: str, panes: list[int], values, request: gr.Reques
     """Stream `message` into the given displayed panes (one batched generation); yields (state, chats, notes).
 
     The message shows in every pane at once, before any model work, with "loading model…" in each pane's note
-    while the engine loads (the first message only) and "writing…" until the reply is done."""
+    while the engine loads (the first message only) and "writing…" until the reply is done. The last value is
+    the engine setting ('local' or a server URL); a failure (a stopped server) is said in each pane's note."""
+    width = MAX_PANES * len(PANE_FIELDS)  # every pane's inputs, then (from the tab) the engine setting
+    engine, values = engine_setting(values[width] if len(values) > width else None), values[:width]
     stop_event = new_stop_event(request)
     setups = read_panes(values)
     shown = [setups[state["order"][i]] for i in panes]
     requests = [Pane(setup.target, setup.system_prompt, setup.settings, list(state["histories"][i]))
                 for setup, i in zip(shown, panes)]
-    ready = all([target_ready(setup.target) for setup in shown])  # an unknown persona fails here, before any change
+    ready = all([target_ready(setup.target, engine=engine) for setup in shown])  # an unknown persona fails here, before any change
     notes = [gr.update() for _ in range(MAX_PANES)]
     for i in panes:
         state["histories"][i] = state["histories"][i] + [(message, "")]
@@ -96,15 +100,16 @@ def _run(state: dict, message: str, panes: list[int], values, request: gr.Reques
     yield state, show(state, len(panes)), notes
     replies: list[PaneReply] = []
     try:
-        for replies in arena_stream(message, requests, stop=stop_event):
+        for replies in arena_stream(message, requests, stop=stop_event, engine=engine):
             for i, r in zip(panes, replies):
                 state["histories"][i][-1] = (message, r.text)
                 notes[i] = WRITING
             yield state, show(state, len(panes)), notes
-    except Exception:  # the load or the generation failed: take the unanswered message back out, then report
+    except Exception as exc:  # the load or the generation failed: take the unanswered message back out, then report
         for i in panes:
             state["histories"][i] = state["histories"][i][:-1]
-        yield state, show(state, len(panes)), ["" if i in panes else gr.update() for i in range(MAX_PANES)]
+        said = f"⚠️ {exc}" if isinstance(exc, StudioError) else ""
+        yield state, show(state, len(panes)), [said if i in panes else gr.update() for i in range(MAX_PANES)]
         raise
     for i, r in zip(panes, replies):
         notes[i] = r.note if not is_blind(state) else "hidden until you vote"
@@ -139,23 +144,27 @@ def clear(state: dict):
 
 
 def api_chat(message: str, targets: str = "base", system_prompt: str = "", max_new_tokens: int = 80,
-             temperature: float = 0.8, seed: int | None = None, greedy: bool = False) -> list[dict]:
+             temperature: float = 0.8, seed: int | None = None, greedy: bool = False, engine: str = "") -> list[dict]:
     """Send one message to several targets at once (comma-separated: 'base' and/or persona names), answered by
-    one batched generation. An empty system prompt uses each persona's saved one. Returns [{target, reply, note}]."""
+    one batched generation. An empty system prompt uses each persona's saved one. `engine`: 'local' or a server
+    URL (empty: the app's default, $STUDIO_CHAT_ENGINE). Returns [{target, reply, note}]."""
     settings = GenerationConfig(max_new_tokens=max_new_tokens, temperature=temperature, seed=seed, greedy=greedy)
     panes = [Pane(t.strip(), system_prompt or None, settings) for t in targets.split(",") if t.strip()]
     if not panes:
         raise gr.Error("No targets: name 'base' and/or personas, separated by commas.")
     try:
-        replies = list(arena_stream(message, panes))[-1]
-    except PersonaError as exc:
+        replies = list(arena_stream(message, panes, engine=engine or None))[-1]
+    except StudioError as exc:
         raise gr.Error(str(exc)) from exc
     return [{"target": r.target, "reply": r.text, "note": r.note} for r in replies]
 
 
-def warm(target: str) -> None:
+def warm(target: str, engine: str = "") -> None:
     """Load the picked persona's adapter now, so the first message does not wait for it (milliseconds later)."""
-    engine, persona = resolve_target(target or BASE)
+    try:
+        engine, persona = resolve_target(target or BASE, engine=engine or None)
+    except StudioError:
+        return  # a bad engine setting is said when a message is sent
     if persona is not None:
         engine.warm(persona)
 
@@ -164,7 +173,11 @@ def build(trained: gr.State) -> list[gr.Dropdown]:
     gr.Markdown("Each pane answers with the base model or a persona, under its own system prompt and settings. "
                 "One message goes to every pane; all panes are answered together by one batched generation.")
     state = gr.State(new_state())
-    count = gr.Radio([2, 3, 4], value=DEFAULT_PANES, label="Panes", elem_id="chat-count")
+    with gr.Row():
+        count = gr.Radio([2, 3, 4], value=DEFAULT_PANES, label="Panes", elem_id="chat-count", scale=1)
+        engine = gr.Textbox(value=engine_setting(), label="Engine", scale=2, elem_id="chat-engine",
+                            info="'local' (this app's model) or an OpenAI-compatible server's URL, e.g. "
+                                 "http://127.0.0.1:8000/v1 from `python -m studio serve` (default: $STUDIO_CHAT_ENGINE)")
     targets, inputs, columns, chats, notes, regens, configs = [], [], [], [], [], [], []
     with gr.Row(equal_height=False):
         for i in range(MAX_PANES):
@@ -194,7 +207,7 @@ def build(trained: gr.State) -> list[gr.Dropdown]:
                 note = gr.Markdown("", elem_id=f"chat-note-{i}")
                 regen = gr.Button("Regenerate", size="sm", elem_id=f"chat-regen-{i}")
             target.change(default_prompt, target, system, api_visibility="private").then(
-                warm, target, None, api_visibility="private")
+                warm, [target, engine], None, api_visibility="private")
             preset.input(apply_preset, [preset, target], system, api_visibility="private")
             save.click(save_default, [target, system], None, api_visibility="private")
             targets.append(target)
@@ -212,10 +225,10 @@ def build(trained: gr.State) -> list[gr.Dropdown]:
         clear_button = gr.Button("Clear all", elem_id="chat-clear")
         refresh_button = gr.Button("Refresh personas")
     values = [component for pane in inputs for component in pane.components()]
-    gr.on([send_button.click, message.submit], space.gpu(send), [message, count, state, *values],
+    gr.on([send_button.click, message.submit], space.gpu(send), [message, count, state, *values, engine],
                     [message, state, *chats, *notes], api_name="arena_send", concurrency_id="chat", concurrency_limit=CHAT_CONCURRENCY)
     for i, regen in enumerate(regens):
-        regen.click(regenerate, [gr.State(i), count, state, *values], [state, *chats, *notes],
+        regen.click(regenerate, [gr.State(i), count, state, *values, engine], [state, *chats, *notes],
                     api_name=f"arena_regenerate_{i}" if i == 0 else None, api_visibility="public" if i == 0 else "private",
                     concurrency_id="chat", concurrency_limit=CHAT_CONCURRENCY)
     stop_button.click(stop, None, None, queue=False, api_name="arena_stop")
@@ -223,7 +236,7 @@ def build(trained: gr.State) -> list[gr.Dropdown]:
     count.change(lambda n: [gr.Column(visible=i < int(n)) for i in range(MAX_PANES)], count, columns,
                  api_visibility="private")
     gr.api(api_chat, api_name="chat", concurrency_id="chat", concurrency_limit=CHAT_CONCURRENCY)
-    duel_targets = chat_extras.build(state, count, values, targets, configs, chats, notes, message)
+    duel_targets = chat_extras.build(state, count, values, targets, configs, chats, notes, message, engine)
     gr.on([refresh_button.click, trained.change], refresh, targets + duel_targets, targets + duel_targets,
           api_visibility="private")
     return targets + duel_targets
