@@ -32,7 +32,10 @@ serve: install
 	$(PYTHON) -m studio serve-env
 	$(PYTHON) -m studio serve $(SERVE_ARGS)
 
+# vLLM's environment (tests/test_serve.py; ~5 min to make on a fresh machine, then reused) is made in the
+# background while the suite's earlier files run: the serve tests wait for it behind its lock.
 test: install-dev
+	@mkdir -p artifacts; $(PYTHON) -m studio serve-env > artifacts/vllm-env.log 2>&1 &
 	$(PYTHON) -m pytest
 
 bench: install
