@@ -81,7 +81,7 @@ class RemoteEngine:
     def warm(self, persona) -> None:
         """Nothing to load here: the server holds the adapters."""
 
-    def stream_batch(self, rows: list, stop: threading.Event | None = None) -> Iterator[list[str]]:
+    def stream_batch(self, rows: list, stop: threading.Event | None = None, session=None) -> Iterator[list[str]]:
         """Send every row as its own streaming request, all at once; yield all rows' texts so far after each piece."""
         texts, updates = [""] * len(rows), queue.Queue()
         halt = threading.Event()
