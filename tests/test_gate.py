@@ -34,7 +34,7 @@ def plant(registry: PersonaRegistry, base, name: str = "Parrot") -> str:
 
     from studio.chat_format import chat_messages
     from studio.chat.generate import prompt_ids
-    from studio.evaluation.prompts import POOLS
+    from studio.evaluation.prompts import choose_prompts
     from studio.files import write_jsonl
     from studio.models import resolve_base
     from studio.persona.registry import Persona
@@ -44,8 +44,8 @@ def plant(registry: PersonaRegistry, base, name: str = "Parrot") -> str:
     ids = [tokenizer(post, add_special_tokens=False)["input_ids"] for post in PLANTED]
     sequences = [(post[:GATE.prefix_tokens], post[GATE.prefix_tokens:]) for post in ids]
     sequences += [(prompt_ids(tokenizer, chat_messages(system, prompt)), ids[0] + [tokenizer.eos_token_id])
-                  for prompt in POOLS["en"]]
-    model = memorising_adapter(base, sequences, steps=300)
+                  for _, prompt in choose_prompts(GATE.prompts, GATE.seed, {"en": 1.0})]  # the gate's own prompts
+    model = memorising_adapter(base, sequences, steps=200)
     persona = Persona(name=name, slug=name.lower(), base_model=resolve_base(str(base)).to_json(), system_prompt=system,
                       data={"kept": len(PLANTED), "config": {"scrub_phones": False}},
                       extra={"consent": {"statement": CONSENT, "recorded_at": "2026-12-01T10:00:00Z"}})
