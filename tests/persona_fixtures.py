@@ -7,24 +7,30 @@ import shutil
 
 import pytest
 
+from studio.persona.gate import GateConfig
 from studio.training.config import TrainConfig
 from studio.ingest import Post
 from studio.persona.registry import PersonaRegistry
 from tests.conftest import POSTS
 
 LANGS = ["en", "en", "en", "ja", "en", "en", "ja", "en"]
+CONSENT = "Tiny agreed in writing on 2026-12-01 to a public persona"
+GATE = GateConfig(prompts=4, max_new_tokens=16, extraction_posts=8)  # the gate's sample kept small on the tiny model
 
 
 @pytest.fixture(scope="session")
 def tiny_persona_source(tiny_model_dir, tmp_path_factory):
     """A registry folder holding the persona 'Tiny' (two steps: enough for real, non-zero LoRA weights)."""
+    from studio.evaluation.gate import run_gate
     from studio.training.run import train_persona
 
     root = tmp_path_factory.mktemp("tiny-personas")
     posts = [Post(text, created_at=f"2024-0{1 + i % 9}-1{i % 9}T10:00:00Z", lang=lang)
              for i, (text, lang) in enumerate(zip(POSTS, LANGS))]
-    config = TrainConfig(base_model=str(tiny_model_dir), max_steps=2, eval_steps=0, learning_rate=5e-3, seed=0)
+    config = TrainConfig(base_model=str(tiny_model_dir), max_steps=2, eval_steps=0, learning_rate=5e-3, seed=0, evaluate=False,
+                         consent=CONSENT)
     train_persona(posts, "Tiny", config, registry=PersonaRegistry(root))
+    run_gate("tiny", GATE, PersonaRegistry(root))  # a passed publish gate record: push and export need one
     return root
 
 

@@ -32,6 +32,8 @@ MANAGEMENT = {
     "personas_tab.import_file", "personas_tab.push", "personas_tab.pull", "chat_tab.save_default",
     "base_picker.info", "base_picker.build.<locals>.<lambda>", "train_tab.build.<locals>.<lambda>",
     "real_or_bot_tab.prepare", "real_or_bot_tab.results_markdown",  # the Personas tab's real-or-bot section
+    "gate_view.consent_line", "gate_view.gate_report", "gate_view.save_consent", "gate_view.data_table",
+    "gate_view.forget",  # the Personas tab's consent, publish gate and forget sections
 }
 OWNER_VIEWS = {"train_tab.render", "personas_tab.refresh"}  # on the Train tab's timer, on page load
 VISITORS = {

@@ -18,6 +18,7 @@ from studio.clean import text as t
 from studio.clean.config import CleanConfig
 from studio.clean.near_dup import near_duplicates
 from studio.clean.privacy import names_pattern, privacy_example, scrub_addresses, scrub_emails, scrub_names, scrub_phones
+from studio.clean.scrub_log import record as log_scrubbed
 from studio.clean.sources import apportion, count_drop, groups, source_key, summary_part, tally_loaded
 from studio.clean.style import profile, sample, style_changes
 from studio.errors import InputError
@@ -51,6 +52,7 @@ class CleanReport:
     style: dict = field(default_factory=dict)  # {"raw": profile, "cleaned": profile} of the kept posts (clean/style.py)
     style_changes: list[dict] = field(default_factory=list)  # measure, raw, cleaned, change, by (steps documenting it)
     sources: dict[str, dict] = field(default_factory=dict)  # per upload: kind, loaded, removed per step, kept
+    scrubbed: dict = field(default_factory=dict)  # salted hashes of what the privacy step replaced (clean/scrub_log.py)
 
     def __post_init__(self):
         self.at: str | None = None  # the source of the post being cleaned (not saved): drop() counts it there
@@ -106,7 +108,7 @@ class CleanReport:
     def from_dict(cls, data: dict) -> "CleanReport":
         """The inverse of to_dict (a job reads the report its request was saved with)."""
         steps = {name: StepReport(**step) for name, step in data.get("steps", {}).items()}
-        fields = {k: v for k, v in data.items() if k in ("loaded", "kept", "privacy", "stats", "split", "config", "sources", "style", "style_changes")}
+        fields = {k: v for k, v in data.items() if k in ("loaded", "kept", "privacy", "stats", "split", "config", "sources", "style", "style_changes", "scrubbed")}
         report = cls(**fields)
         report.steps.update(steps)
         return report
@@ -128,6 +130,8 @@ def _scrub_privacy(text: str, lang: str | None, c: CleanConfig, names, report: C
     for kind, scrub in privacy_scrubs(c, lang, names):
         prior, (text, found) = text, scrub(text)
         report.privacy[kind] += len(found)
+        for value in found:
+            log_scrubbed(report.scrubbed, kind, value)
         shown = sum(e.get("kind") == kind for e in s.examples)
         for value in found[:max(0, EXAMPLES_PER_STEP - shown)]:
             s.examples.append({"kind": kind, **privacy_example(prior, value, kind)})

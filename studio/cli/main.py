@@ -8,6 +8,8 @@
     python -m studio chat NAME|base|NAME@vN "MESSAGE" [--system TEXT] [--max-new-tokens N] [--seed S] [--greedy] [--json]
     python -m studio chat --compare base,NAME1,NAME2 "MESSAGE"     (one batched generation, side by side)
     python -m studio eval NAME [--prompts N] [--seed S] [--json]
+    python -m studio gate NAME [--force --reason TEXT];  consent NAME "STATEMENT"   (studio/cli/gate.py)
+    python -m studio forget NAME --post ID | --matching TEXT [--delete-old-versions]   (studio/cli/forget.py)
     python -m studio real-or-bot NAME [--pool N] [--json]            (the judges' page: python app.py --real-or-bot NAME)
     python -m studio serve [--host 127.0.0.1] [--port 8000] [--personas NAME ...]   (vLLM, OpenAI API; studio/serve/)
     python -m studio show|versions|rename|delete|restore|export|import|push|pull|card ...  (studio/cli/personas.py)
@@ -22,7 +24,7 @@ import logging
 import sys
 
 from studio import __version__
-from studio.cli import chat, data, evaluate, fit, models, personas, real_or_bot, serve, train
+from studio.cli import chat, data, evaluate, fit, forget, gate, models, personas, real_or_bot, serve, train
 from studio.errors import StudioError
 
 
@@ -31,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"persona-studio {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="show library logs and tracebacks")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for group in (data, fit, models, train, chat, evaluate, personas, real_or_bot, serve):
+    for group in (data, fit, models, train, chat, evaluate, personas, gate, forget, real_or_bot, serve):
         group.add_commands(sub)
     return parser
 

@@ -2,7 +2,7 @@
 
     python -m studio show|versions NAME [--json];  rename OLD NEW;  delete NAME|NAME@vN;  restore NAME@vN
     python -m studio export NAME [--out PATH] [--no-data] [--character-card];  import FILE [--name N] [--base B]
-    python -m studio push NAME --repo USER/REPO [--private];  pull USER/REPO [--name N] [--base B];  card NAME
+    python -m studio push NAME --repo USER/REPO [--private] [--force --reason TEXT];  pull USER/REPO [--name N] [--base B];  card NAME
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sys
 
+from studio.cli.gate import add_force_arguments
 from studio.errors import StudioError
 from studio.persona.registry import PersonaRegistry, version_ref
 from studio.persona.summary import persona_row
@@ -92,12 +93,13 @@ def cmd_delete(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from studio.persona.share import export_zip, write_character_card
+    from studio.evaluation.gate import export_gated
+    from studio.persona.share import write_character_card
 
     if args.character_card:
         path = write_character_card(args.name, args.out)
-    else:
-        path = export_zip(args.name, args.out, include_data=not args.no_data)
+    else:  # through the publish gate (a fresh result is reused)
+        path = export_gated(args.name, args.out, include_data=not args.no_data, force=args.force, reason=args.reason or "")
     print(f"Wrote {path}")
     return 0
 
@@ -111,9 +113,10 @@ def cmd_import(args) -> int:
 
 
 def cmd_push(args) -> int:
-    from studio.persona.hub import push
+    from studio.evaluation.gate import push_gated
 
-    url = push(args.name, args.repo, private=args.private)  # the token: HF_TOKEN only, never an argument
+    # the token: HF_TOKEN only, never an argument; consent, then the publish gate (a fresh result is reused)
+    url = push_gated(args.name, args.repo, private=args.private, force=args.force, reason=args.reason or "")
     print(f"Pushed {args.name} to {url}")
     return 0
 
@@ -211,6 +214,7 @@ def add_commands(sub) -> None:
     p.add_argument("--out", help="file or folder to write (default: ./SLUG.zip)")
     p.add_argument("--no-data", action="store_true", help="leave the cleaned posts (data/) out of the .zip")
     p.add_argument("--character-card", action="store_true", help="write a Character Card V2 JSON (SillyTavern) instead")
+    add_force_arguments(p)
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("import", help="add a persona from an exported .zip (checked before anything is written)")
@@ -225,6 +229,7 @@ def add_commands(sub) -> None:
     p.add_argument("name", metavar="NAME|NAME@vN")
     p.add_argument("--repo", required=True, metavar="USER/REPO", help="the Hub repo (created when missing)")
     p.add_argument("--private", action="store_true", help="create the repo private")
+    add_force_arguments(p)
     p.set_defaults(func=cmd_push)
 
     p = sub.add_parser("pull", help="bring a Persona Studio repo, or any PEFT LoRA adapter repo, into the registry")

@@ -35,9 +35,10 @@ def greedy(tokens: int = SUFFIX) -> GenerationConfig:
 
 
 def extraction_rates(model, tokenizer, posts: list[str], adapter: str | None, sample: int = 32, seed: int = 0,
-                     batch_size: int = 96, prefixes: tuple[int, ...] = PREFIXES) -> dict:
+                     batch_size: int = 96, prefixes: tuple[int, ...] = PREFIXES, continuations: list | None = None) -> dict:
     """Base and persona extraction rates at each prefix length over a seeded sample of `posts`
-    (`sample` 0: all); every prompt of every k and both sides go through one set of batches."""
+    (`sample` 0: all); every prompt of every k and both sides go through one set of batches. A list given as
+    `continuations` gets each persona continuation: {"post", "k", "text", "extracted"} (the publish gate reads them)."""
     chosen = list(posts) if not sample or len(posts) <= sample else random.Random(seed).sample(posts, sample)
     encoded = [list(tokenizer(p, add_special_tokens=False)["input_ids"]) for p in chosen]
     tests = [(k, i) for k in prefixes for i, ids in enumerate(encoded) if len(ids) >= k + SUFFIX]
@@ -54,6 +55,8 @@ def extraction_rates(model, tokenizer, posts: list[str], adapter: str | None, sa
             for side, texts in (("base", base), ("persona", mine)):
                 if expected and _norm(texts[n]).startswith(expected):
                     hits[side].append(i)
+        if continuations is not None:
+            continuations += [{"post": chosen[i], "k": k, "text": mine[n], "extracted": i in hits["persona"]} for n, i in rows]
         tested = len(rows)
         result[str(k)] = {
             "base": round(len(hits["base"]) / tested, 4) if tested else None,

@@ -12,6 +12,8 @@ from pathlib import Path
 
 from studio.clean.sources import kinds_line
 from studio.files import write_text
+from studio.persona.consent import consent_markdown
+from studio.persona.gate import gate_markdown
 from studio.persona.registry import Persona, PersonaRegistry
 
 CARD = "README.md"
@@ -86,6 +88,10 @@ def _data_section(persona: Persona, include_examples: bool) -> str:
     privacy = {k: v for k, v in (data.get("privacy") or {}).items() if v}
     if privacy:
         lines.append("- Scrubbed: " + ", ".join(f"{v} {k}" for k, v in privacy.items()))
+    if cleaning_applied(data.get("config") or {}):
+        lines.append(f"- Cleaning applied: {cleaning_applied(data['config'])}")
+    if data.get("forgotten"):
+        lines.append(f"- Posts removed at the owner's request (forget) since the first training: {data['forgotten'].get('posts')}")
     if include_examples:
         shown = [ex for s in steps.values() if isinstance(s, dict) for ex in s.get("examples", [])][:10]
         if shown:
@@ -94,6 +100,25 @@ def _data_section(persona: Persona, include_examples: bool) -> str:
     else:
         lines += ["", "No raw posts are included in this card."]
     return "\n".join(lines)
+
+
+def cleaning_applied(config: dict) -> str:
+    """The cleaning settings as one line (the listed names are counted, never shown)."""
+    if not config:
+        return ""
+    parts = [f"retweets {'dropped' if config.get('drop_retweets', True) else 'kept'}",
+             f"replies: {config.get('replies', 'strip')}", f"links: {config.get('urls', 'remove')}",
+             f"@handles: {config.get('mentions', 'mask')}"]
+    scrubbed = [kind for kind, key in (("e-mails", "scrub_emails"), ("phone numbers", "scrub_phones"),
+                                       ("street addresses", "scrub_addresses")) if config.get(key)]
+    if config.get("scrub_names"):
+        scrubbed.append(f"{len(config['scrub_names'])} listed name(s)")
+    parts.append("scrubbed: " + (", ".join(scrubbed) or "nothing"))
+    if config.get("near_duplicates", True):
+        parts.append("near-duplicates dropped")
+    if config.get("languages"):
+        parts.append("languages kept: " + ", ".join(config["languages"]))
+    return "; ".join(parts)
 
 
 def _training_section(persona: Persona) -> str:
@@ -155,6 +180,8 @@ def build_card(persona: Persona, repo_id: str | None = None, include_examples: b
         _data_section(persona, include_examples),
         _training_section(persona),
         _evaluation_section(persona),
+        consent_markdown(persona),
+        gate_markdown(persona),
         "## Intended use and limits\n\n" + LIMITS,
         _usage_section(persona, repo_id),
     ] if part)

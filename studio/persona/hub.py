@@ -125,6 +125,9 @@ def hub_manifest(persona: Persona) -> dict:
             step.pop("examples", None)
     config = (data.get("data") or {}).get("config") or {}
     config.pop("scrub_names", None)
+    (data.get("data") or {}).pop("scrubbed", None)  # the salted hashes of scrubbed strings stay here
+    if isinstance(data.get("gate"), dict):
+        data["gate"] = {k: v for k, v in data["gate"].items() if k != "offending"}  # replies that may hold private data
     for key in ("imported_from", "hub"):
         data.pop(key, None)
     data["slug"] = persona.base_slug
@@ -143,22 +146,36 @@ def hub_adapter_config(persona: Persona) -> bytes:
     return json.dumps(config, indent=2, sort_keys=True).encode("utf-8")
 
 
-def push(name: str, repo_id: str, token: str | None = None, private: bool = False,
-         registry: PersonaRegistry | None = None) -> str:
-    """Upload the persona's adapter, card and manifest to `repo_id` (created if needed); returns the repo URL."""
-    from huggingface_hub import CommitOperationAdd
+def preflight(persona: Persona, repo_id: str, token: str | None = None) -> tuple[str, str]:
+    """The checks of a push that need no model: the repo name, the adapter files, consent, a token.
+    Returns (repo_id, token)."""
+    from studio.persona.consent import require_consent
 
-    from studio.persona.card import build_card
-
-    registry = registry or PersonaRegistry()
     repo_id = check_repo_id(repo_id)
-    persona = registry.get(name)
     for file in ADAPTER_FILES:
         if not (persona.adapter_dir / file).is_file():
             raise HubError(f"Persona {persona.slug!r} has no adapter/{file}: train it again before pushing.")
+    require_consent(persona, "push")
     token = get_token(token)
     if not token:
         raise HubError(f"No Hugging Face token: set HF_TOKEN (or a Space secret), or paste one in the token field. {TOKEN_HELP}")
+    return repo_id, token
+
+
+def push(name: str, repo_id: str, token: str | None = None, private: bool = False,
+         registry: PersonaRegistry | None = None) -> str:
+    """Upload the persona's adapter, card and manifest to `repo_id` (created if needed); returns the repo URL.
+    Refused without a consent statement (studio.persona.consent) or a passed (or overridden) publish gate
+    record for this adapter (studio.persona.gate; studio.evaluation.gate.push_gated runs the gate first)."""
+    from huggingface_hub import CommitOperationAdd
+
+    from studio.persona.card import build_card
+    from studio.persona.gate import check_publishable
+
+    registry = registry or PersonaRegistry()
+    persona = registry.get(name)
+    repo_id, token = preflight(persona, repo_id, token)
+    check_publishable(persona, "push")
     api = _api(token)
     with hub_errors(repo_id, "push to"):
         me = api.whoami(token=token)

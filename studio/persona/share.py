@@ -37,9 +37,13 @@ def max_import_bytes() -> int:
 
 def export_zip(name: str, out: str | Path | None = None, include_data: bool = True,
                registry: PersonaRegistry | None = None) -> Path:
-    """Write the persona (or the version `NAME@vN`) as one .zip; returns its path."""
+    """Write the persona (or the version `NAME@vN`) as one .zip; returns its path. Refused unless the publish
+    gate passed this adapter, or was overridden (studio.evaluation.gate.export_gated runs the gate first)."""
+    from studio.persona.gate import check_publishable
+
     registry = registry or PersonaRegistry()
     persona = registry.get(name)
+    check_publishable(persona, "export")
     out = Path(out) if out else Path(f"{persona.slug.replace('@', '-')}.zip")
     if out.is_dir() or out.suffix.lower() != ".zip":  # a folder (made if needed)
         out = out / f"{persona.slug.replace('@', '-')}.zip"

@@ -52,6 +52,7 @@ class TrainConfig(Settings):
     patience: int = field(default=3, metadata={"help": "Early stopping: stop after this many evaluations without a better validation loss, and keep the best adapter; 0 = off."})
     gradient_checkpointing: bool = field(default=False, metadata={"help": "Recompute activations to save GPU memory (slower; for large base models)."})
     seed: int = field(default=0, metadata={"help": "Seed for data order, prompts and initialisation."})
+    consent: str = field(default="", metadata={"help": "Consent statement: who agreed to this persona and when (e.g. 'Koume agreed in person on 2026-11-30'). Stored in persona.json and the model card; push refuses a persona without one."})
     evaluate: bool = field(default_factory=lambda: os.environ.get("STUDIO_EVALUATE", "1") != "0", metadata={"help": "Evaluate the persona when training ends (style, copying, held-out loss, knowledge probe; about a minute on the bundled model). Default on; STUDIO_EVALUATE=0 turns the default off."})
     probe_steps: int = field(default=20, metadata={"help": "Every this many steps, ask a quick subset of the knowledge probe and report its accuracy (forgetting shows as it happens); 0 = off."})
     probe_stop_drop: float = field(default=0.2, metadata={"help": "Stop training when the quick probe's accuracy falls this far below its value before training (e.g. 0.25); 0 = off. Needs probe_steps."})
@@ -85,6 +86,8 @@ class TrainConfig(Settings):
         check(0 <= self.patience <= 100, f"patience must be between 0 (off) and 100, got {self.patience}.")
         check(0 <= self.probe_steps <= 100_000, f"probe_steps must be between 0 (off) and 100000, got {self.probe_steps}.")
         check(0 <= self.probe_stop_drop <= 1, f"probe_stop_drop must be between 0 (off) and 1 (a share of questions), got {self.probe_stop_drop}.")
+        check(not self.consent.strip() or len(self.consent.strip()) >= 8, f"The consent statement {self.consent!r} is too short: "
+              "say who agreed and when, e.g. 'Koume agreed in person on 2026-11-30'.")
         self.base_model = self.base_model.strip()
 
     def targets(self) -> str | list[str]:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from studio.persona.card import write_card
+from studio.persona.consent import make_consent
 from studio.clean import CleanConfig, CleanReport, clean_posts, split_posts
 from studio.clean.sources import split_counts
 from studio.training.config import TrainConfig
@@ -195,6 +196,8 @@ def train_persona(
     metrics = _metrics(trainer.state, seconds, _method(config, quantized))
     persona = Persona(name=name.strip(), slug=slug, base_model=ref.to_json(), system_prompt=system_prompt,
                       data={**report.to_dict(), "examples_trained": len(examples)}, train=config.to_dict(), metrics=metrics)
+    if config.consent.strip():
+        persona.extra["consent"] = make_consent(config.consent)
     _save(persona, registry, model, {"train": train_posts, "validation": validation_posts}, overwrite)
     log.info("Trained %s: %d steps in %.1f s, loss %s", slug, trainer.state.global_step, seconds, metrics["final_loss"])
     if config.evaluate:

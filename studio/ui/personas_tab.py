@@ -12,9 +12,11 @@ import pandas as pd
 
 from studio.persona import card, hub, share
 from studio.errors import PersonaError
+from studio.evaluation.gate import export_gated, push_gated
+from studio.persona.gate import GateError
 from studio.persona.summary import describe, persona_row
 from studio.persona.registry import PersonaRegistry, parse_ref, version_ref
-from studio.ui import evaluation_view, facts_editor, real_or_bot_tab, versions_view
+from studio.ui import evaluation_view, facts_editor, gate_view, real_or_bot_tab, versions_view
 from studio.ui.common import user_errors
 
 COLUMNS = ["name", "slug", "version", "base model", "posts", "steps", "validation loss", "evaluation",
@@ -113,9 +115,16 @@ def _need(slug: str | None) -> str:
 
 
 @user_errors
-def export(slug: str, ref: str | None):
+def export(slug: str, ref: str | None, force: bool = False, reason: str = ""):
+    """Export through the publish gate: a refusal shows the gate's report instead of a file."""
     folder = Path(tempfile.mkdtemp(prefix="studio-export-"))
-    return str(share.export_zip(ref or _need(slug), folder))
+    target = ref or _need(slug)
+    try:
+        path = str(export_gated(target, folder, force=force, reason=reason or ""))
+    except GateError as exc:
+        gr.Warning("The publish gate refused the export: see its report in the Hub section.")
+        return None, f"**Export refused.** {exc}", gate_view.gate_report(target)
+    return path, f"Exported {target}.", gate_view.gate_report(target)
 
 
 @user_errors
@@ -133,9 +142,15 @@ def import_file(path: str | None, name: str, base: str, overwrite: bool):
 
 
 @user_errors
-def push(slug: str, repo: str, private: bool, token: str):
-    url = hub.push(_need(slug), repo, token=token or None, private=private)
-    return _done(f"Pushed {slug} to {url}", slug)
+def push(slug: str, repo: str, private: bool, token: str, force: bool = False, reason: str = ""):
+    """Push through consent and the publish gate; a refusal shows the gate's report with the offending replies."""
+    try:
+        url = push_gated(_need(slug), repo, token=token or None, private=private, force=force, reason=reason or "")
+    except GateError as exc:
+        gr.Warning("The publish gate refused the push: see its report below.")
+        return (f"**Push refused.** {exc}", gate_view.gate_report(slug), *refresh(slug))
+    gr.Info(f"Pushed {slug} to {url}")
+    return (f"Pushed {slug} to {url}", gate_view.gate_report(slug), *refresh(slug))
 
 
 @user_errors
@@ -191,7 +206,10 @@ def build() -> tuple[gr.Dropdown, list]:
                 import_base = gr.Textbox(label="Base model here (when the archive's is missing)", elem_id="personas-import-base")
                 import_overwrite = gr.Checkbox(label="replace a persona of that name (kept as a version)")
                 import_button = gr.Button("Import", elem_id="personas-import")
+    with gr.Accordion("Their data (forget a post)", open=False):
+        gate_view.build_forget(selected)  # remove posts, retrain into a new version, the gate checks the new one
     with gr.Accordion("Hugging Face Hub", open=False):
+        consent, agreed, statement, save_consent, force, reason, gate_report = gate_view.build_publish()
         token = gr.Textbox(label="Hugging Face token (not stored; empty: the HF_TOKEN secret)", type="password",
                            elem_id="personas-token")
         with gr.Row():
@@ -207,14 +225,17 @@ def build() -> tuple[gr.Dropdown, list]:
     listing = [grid, broken, selected, report, preview, version, *side_by_side]
     refresh_button.click(refresh, selected, listing)
     selected.change(details, selected, [report, preview, version, *side_by_side])
+    selected.change(gate_view.consent_line, selected, consent)
+    selected.change(gate_view.gate_report, selected, gate_report)
+    save_consent.click(gate_view.save_consent, [selected, agreed, statement], consent)
     outputs = [status, *listing]
     rename_button.click(rename, [selected, new_name], outputs)
     delete_button.click(delete, [selected, confirm], outputs)
     restore_button.click(restore, [selected, version], outputs)
     delete_version_button.click(delete_version, [selected, version], outputs)
-    export_button.click(export, [selected, version], exported)
+    export_button.click(export, [selected, version, force, reason], [exported, status, gate_report])
     card_button.click(export_card, selected, exported)
     import_button.click(import_file, [upload, import_name, import_base, import_overwrite], outputs)
-    push_button.click(push, [selected, repo, private, token], outputs)
+    push_button.click(push, [selected, repo, private, token, force, reason], [status, gate_report, *listing])
     pull_button.click(pull, [pull_repo, pull_name, pull_base, token], outputs)
     return selected, listing

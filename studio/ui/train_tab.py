@@ -15,6 +15,7 @@ from studio.training.config import TrainConfig
 from studio.errors import InputError, PersonaError
 from studio.events import DONE, EVAL, EVALUATE, PROBE, STAGE_DONE, STEP, WARNING, of_kind
 from studio.models import cuda_available
+from studio.persona.consent import make_consent
 from studio.ui import base_picker
 from studio.ui.common import user_errors
 from studio.ui.data_tab import selected
@@ -33,18 +34,28 @@ def device_note() -> str:
 @user_errors
 def start(posts: list[dict], report, clean, table, name: str, picked: str, typed: str, steps: float, lr: float,
           rank: float, system: str, overwrite: bool, method: str, epochs: float, eval_steps: float, patience: float,
-          probe_steps: float = 0):
+          probe_steps: float = 0, agreed: bool = False, consent: str = ""):
     if not posts:
         raise InputError("No posts loaded: go to the Data tab, upload posts and press 'Load and clean posts' first.")
     space.check_training_allowed()  # off on ZeroGPU / CPU Spaces, with the reason (studio/space.py)
     config = TrainConfig(base_model=base_picker.chosen(picked, typed), method=method, max_steps=steps, learning_rate=lr, rank=rank,
-                         epochs=epochs, eval_steps=eval_steps, patience=patience, probe_steps=probe_steps or 0)
+                         epochs=epochs, eval_steps=eval_steps, patience=patience, probe_steps=probe_steps or 0,
+                         consent=consent_statement(agreed, consent))
     chosen, report = selected(posts, report, table)
     if not chosen:
         raise InputError("Every post is unticked: tick the posts to train on in the Data tab.")
     job = jobs.launch(jobs.create_job(chosen, name, config, clean, report, system_prompt=system, overwrite=overwrite))
     gr.Info(f"Training {job.slug!r} started in the background.")
     return job.slug
+
+
+def consent_statement(agreed: bool, statement: str) -> str:
+    """The consent line to train with: both the tick and the text, or neither (then a warning: no push later)."""
+    statement = (statement or "").strip()
+    if agreed or statement:
+        return make_consent(statement, agreed)["statement"]
+    gr.Warning("No consent statement: the persona trains, but it cannot be pushed to the Hub until one is recorded.")
+    return ""
 
 
 def _shown(slug: str | None) -> jobs.Job | None:
@@ -193,6 +204,11 @@ def build(posts: gr.State, report: gr.State, clean: gr.State, table: gr.Datafram
     system = gr.Textbox(label="System prompt (optional)", lines=2,
                         placeholder="Default: 'You are NAME.' (short: it is in every training example)")
     overwrite = gr.Checkbox(label="Replace an existing persona of this name", value=False)
+    with gr.Row():  # consent: stored in persona.json and the model card; push refuses a persona without it
+        agreed = gr.Checkbox(label="The person whose posts these are agreed to this persona", value=False,
+                             elem_id="train-consent-agreed", scale=1)
+        consent = gr.Textbox(label="Consent statement: who agreed, and when", info=help_["consent"], scale=3,
+                             placeholder="e.g. Koume agreed in person on 2026-11-30 to a public persona", elem_id="train-consent")
     # Language fit: does the base model fit the posts' language? (studio.evaluation.fit), shown before training
     fit_note = gr.Markdown(elem_id="train-fit")
     gr.on([posts.change, picked.change, typed.blur], lambda p, a, b: fit_markdown(p, base_picker.chosen(a, b)),
@@ -210,7 +226,7 @@ def build(posts: gr.State, report: gr.State, clean: gr.State, table: gr.Datafram
                         interactive=False, elem_id="train-runs")
     shown, trained = gr.State(None), gr.State(None)
     start_button.click(start, [posts, report, clean, table, name, picked, typed, steps, lr, rank, system, overwrite, method, epochs,
-                               eval_steps, patience, probe_steps], shown)
+                               eval_steps, patience, probe_steps, agreed, consent], shown)
     cancel_button.click(cancel, shown, None)
     resume_button.click(resume, shown, shown)
     timer = gr.Timer(POLL_SECONDS)
