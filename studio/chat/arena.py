@@ -43,8 +43,9 @@ class PaneReply:
 
 
 def arena_stream(message: str, panes: list[Pane], registry: PersonaRegistry | None = None,
-                 stop: threading.Event | None = None) -> Iterator[list[PaneReply]]:
-    """Answer one message in every pane; yield every pane's reply so far.
+                 stop: threading.Event | None = None, session=None) -> Iterator[list[PaneReply]]:
+    """Answer one message in every pane; yield every pane's reply so far. `session` (who asks, e.g. the browser
+    session) lets the engine serve waiting users in turn (studio.chat.engine.FairQueue).
 
     Panes whose targets share a base model are answered by one batched generate, whatever their
     settings (each row samples on its own). Panes on another base model cannot share that batch: they
@@ -71,7 +72,7 @@ def arena_stream(message: str, panes: list[Pane], registry: PersonaRegistry | No
     yield replies
     for members in groups.values():
         engine = resolved[members[0]][0]
-        for texts in engine.stream_batch([rows[i] for i in members], stop):
+        for texts in engine.stream_batch([rows[i] for i in members], stop, session):
             for i, text in zip(members, texts):
                 replies[i].text = text
             yield replies

@@ -59,7 +59,16 @@ class Row:
 
 
 SKINNY_ROWS = 16
-MAX_BATCH_ROWS = 12  # rows (panes of all waiting calls) in one generate
+MAX_BATCH_ROWS = 12  # default cap: rows (panes of all waiting calls) in one generate; env STUDIO_CHAT_BATCH_ROWS
+
+
+def batch_settings() -> tuple[int, bool]:
+    """(row cap of one batch, whether calls of different callers share a batch) from the environment:
+    `STUDIO_CHAT_BATCH_ROWS` (default 12) and `STUDIO_CHAT_SHARE_BATCHES` (default 1; 0 = one call a batch)."""
+    raw = os.environ.get("STUDIO_CHAT_BATCH_ROWS", str(MAX_BATCH_ROWS)).strip()
+    if not raw.isdigit() or not 1 <= int(raw) <= 512:
+        raise PersonaError(f"STUDIO_CHAT_BATCH_ROWS must be a whole number from 1 to 512, got {raw!r}; unset it for 12.")
+    return int(raw), os.environ.get("STUDIO_CHAT_SHARE_BATCHES", "1").strip() != "0"
 
 
 @dataclass
@@ -69,6 +78,48 @@ class _Job:
     rows: list
     out: queue.Queue
     stops: list[threading.Event]
+    session: object = None  # who asked (a browser session); None: a caller of its own
+
+
+class FairQueue:
+    """Calls waiting for a batch, one line per session, served round-robin: the next batch takes the first
+    call of every waiting session in turn (the one served longest ago first), then their second calls, up to
+    `max_rows` rows, so one user with many panes or many calls cannot starve the others. The first call taken
+    always goes, whatever its size (a call is never split); with `share` off a batch is that one call."""
+
+    def __init__(self):
+        self._lines: dict[object, list] = {}  # insertion order = turn order
+        self._ready = threading.Condition()
+
+    def put(self, job: _Job) -> None:
+        with self._ready:
+            self._lines.setdefault(job.session if job.session is not None else object(), []).append(job)
+            self._ready.notify()
+
+    def __len__(self) -> int:
+        with self._ready:
+            return sum(map(len, self._lines.values()))
+
+    def take(self, max_rows: int, share: bool = True, timeout: float | None = None) -> list[_Job]:
+        """The next batch (waits for a first call; [] after `timeout` seconds without one)."""
+        with self._ready:
+            if not self._ready.wait_for(lambda: self._lines, timeout):
+                return []
+            batch, rows, added = [], 0, True
+            while added and self._lines:
+                added = False
+                for session in list(self._lines):
+                    line = self._lines[session]
+                    if batch and (not share or rows + len(line[0].rows) > max_rows):
+                        continue
+                    batch.append(line.pop(0))
+                    rows, added = rows + len(batch[-1].rows), True
+                    del self._lines[session]  # served: to the back of the turn order
+                    if line:
+                        self._lines[session] = line
+                    if not share:
+                        return batch
+            return batch
 
 
 def skinny_linears(model) -> int:
@@ -108,7 +159,8 @@ class ChatEngine:
         self.fused_lora, self._fused = fused_lora, None
         self._adapters: dict[str, str] = {}  # persona slug -> adapter name (changes when retrained)
         self._lock = threading.Lock()  # one generation at a time: PEFT's per-call adapter hooks are not thread safe
-        self._pending: queue.Queue = queue.Queue()  # calls waiting for the next batch (see stream_batch)
+        self._pending = FairQueue()  # calls waiting for the next batch (see stream_batch)
+        self.max_rows, self.share_batches = batch_settings()
         self._worker: threading.Thread | None = None
         self._worker_guard = threading.Lock()
         self.cores = CoreShare()  # how many threads a batch gets: fewer while other processes keep cores busy
@@ -162,13 +214,14 @@ class ChatEngine:
         with self._lock:
             self._adapter_for(persona)
 
-    def stream_batch(self, rows: list[Row], stop: threading.Event | None = None) -> Iterator[list[str]]:
+    def stream_batch(self, rows: list[Row], stop: threading.Event | None = None, session=None) -> Iterator[list[str]]:
         """Answer every row with ONE batched `generate`; yield all rows' texts so far after each step.
 
         Rows are left-padded; each is routed to its adapter ("__base__": the bare model) and keeps its own
         sampling settings, seed and token limit (see studio.chat.generate). Calls that arrive while a batch runs
-        wait, then share the next batch (up to MAX_BATCH_ROWS rows): concurrent users cost one generate."""
-        job = _Job(rows, queue.Queue(), [e for e in (stop, threading.Event()) if e])
+        wait, then share the next batch (`max_rows` rows at most; sessions served in turn, see FairQueue):
+        concurrent users cost one generate. `session`: who asks (e.g. the browser session), for that fairness."""
+        job = _Job(rows, queue.Queue(), [e for e in (stop, threading.Event()) if e], session)
         with self._worker_guard:
             if self._worker is None or not self._worker.is_alive():
                 self._worker = threading.Thread(target=self._work, daemon=True, name="chat-batches")
@@ -186,20 +239,8 @@ class ChatEngine:
             job.stops[-1].set()  # the caller stopped reading: its rows stop, the others go on
 
     def _work(self) -> None:
-        carry: list[_Job] = []
         while True:
-            jobs = [carry.pop(0) if carry else self._pending.get()]
-            size = len(jobs[0].rows)
-            while True:
-                try:
-                    job = carry.pop(0) if carry else self._pending.get_nowait()
-                except queue.Empty:
-                    break
-                if size + len(job.rows) > MAX_BATCH_ROWS:
-                    carry.append(job)
-                    break
-                jobs.append(job)
-                size += len(job.rows)
+            jobs = self._pending.take(self.max_rows, self.share_batches)
             try:
                 set_threads(self.cores.threads())  # in this worker thread: its OpenMP team
                 self._run(jobs)

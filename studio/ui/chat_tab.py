@@ -96,7 +96,8 @@ def _run(state: dict, message: str, panes: list[int], values, request: gr.Reques
     yield state, show(state, len(panes)), notes
     replies: list[PaneReply] = []
     try:
-        for replies in arena_stream(message, requests, stop=stop_event):
+        for replies in arena_stream(message, requests, stop=stop_event,
+                                    session=getattr(request, "session_hash", None)):
             for i, r in zip(panes, replies):
                 state["histories"][i][-1] = (message, r.text)
                 notes[i] = WRITING
