@@ -44,6 +44,7 @@ class TrainConfig(Settings):
                                                         "next-token distribution (the base = the adapter off); 0 = off. Needs replay_share."})
     target_modules: str = field(default="all-linear", metadata={"help": "Layers that get adapters: 'all-linear' (every linear projection, found automatically) or names like 'q_proj,v_proj'."})
     batch_size: int = field(default=4, metadata={"help": "Posts per step."})
+    processes: int = field(default=1, metadata={"help": "Train on this many processes (DDP under accelerate: one per GPU, or CPU processes with gloo); each takes batch_size / processes rows of every batch, so the global batch and the steps stay those of one process."})
     grad_accum: int = field(default=1, metadata={"help": "Gradient accumulation: batches per optimizer step."})
     max_batch_tokens: int = field(default=512, metadata={"help": "A step wider than this (rows x longest row, in tokens) runs in parts whose gradients add up: the same update, less peak memory (2.2 GB on the Japanese fixture; 3.2 GB unsplit); 0 = off. Each part reads all the model's weights again: 512 was 5 % faster than 384."})
     max_length: int = field(default=256, metadata={"help": "Tokens per example (system + user + post); longer ones are cut. Japanese posts take about 1.7 tokens per character with SmolLM2."})
@@ -78,6 +79,9 @@ class TrainConfig(Settings):
         check(not self.kl_weight or self.replay_share, "kl_weight needs replay rows: set replay_share above 0 (e.g. 0.25), or kl_weight to 0.")
         check(self.target_modules.strip() != "", "target_modules is empty: use 'all-linear' or names like 'q_proj,v_proj'.")
         check(1 <= self.batch_size <= 512, f"batch_size must be between 1 and 512, got {self.batch_size}.")
+        check(1 <= self.processes <= 64, f"processes must be between 1 and 64, got {self.processes}.")
+        check(self.batch_size % self.processes == 0, f"batch_size ({self.batch_size}) must split evenly over {self.processes} "
+              f"processes: use a batch_size that is a multiple of {self.processes}.")
         check(1 <= self.grad_accum <= 256, f"grad_accum must be between 1 and 256, got {self.grad_accum}.")
         check(self.max_batch_tokens == 0 or self.max_batch_tokens >= 16, f"max_batch_tokens must be 0 (off) or at least 16, got {self.max_batch_tokens}.")
         check(16 <= self.max_length <= 8192, f"max_length must be between 16 and 8192 tokens, got {self.max_length}.")

@@ -149,7 +149,6 @@ def cancel(job: Job) -> None:
 def run_job(job: Job, resume: bool = False, echo=None) -> None:
     """The body of a job's process: wait for the training lock, train, record the outcome."""
     from studio.errors import StudioError
-    from studio.training.run import train_persona
 
     request = job.request()
     lock = FileLock(str(jobs_dir() / ".train.lock"))
@@ -163,13 +162,14 @@ def run_job(job: Job, resume: bool = False, echo=None) -> None:
             if echo:
                 echo(event)
 
-        posts = [Post.from_dict(record) for record in read_jsonl(job.dir / "posts.jsonl")]
+        processes = TrainConfig.from_dict(request["config"]).processes
         try:
-            result = train_persona(
-                posts, request["name"], TrainConfig.from_dict(request["config"]), system_prompt=request["system_prompt"],
-                progress=emit, overwrite=request["overwrite"], clean=CleanConfig.from_dict(request["clean"]),
-                report=CleanReport.from_dict(request["report"]), checkpoint_dir=job.dir / "checkpoints", resume=resume,
-            )
+            if processes > 1:  # the same run on N processes (studio.training.distributed)
+                from studio.training.distributed import run_across
+
+                result = run_across(job, processes, resume, echo)
+            else:
+                result = train_request(job, resume, emit)
         except StudioError as exc:
             job.emit(ErrorEvent(event=ERROR, message=str(exc)))
             job.set_status("failed", message=str(exc))
@@ -179,8 +179,21 @@ def run_job(job: Job, resume: bool = False, echo=None) -> None:
             job.set_status("failed", message=repr(exc))
             raise
         shutil.rmtree(job.dir / "checkpoints", ignore_errors=True)  # the persona is complete; checkpoints are spent
-        job.emit(DoneEvent(event=DONE, **result.to_json()))
-        job.set_status("done", message=f"saved persona {result.persona.slug}")
+        job.emit(DoneEvent(event=DONE, **result))
+        job.set_status("done", message=f"saved persona {result['persona']}")
+
+
+def train_request(job: Job, resume: bool, emit) -> dict:
+    """Train the job's request in this process (one rank of several, or the only one); its result's figures."""
+    from studio.training.run import train_persona
+
+    request = job.request()
+    posts = [Post.from_dict(record) for record in read_jsonl(job.dir / "posts.jsonl")]
+    return train_persona(
+        posts, request["name"], TrainConfig.from_dict(request["config"]), system_prompt=request["system_prompt"],
+        progress=emit, overwrite=request["overwrite"], clean=CleanConfig.from_dict(request["clean"]),
+        report=CleanReport.from_dict(request["report"]), checkpoint_dir=job.dir / "checkpoints", resume=resume,
+    ).to_json()
 
 
 def main(argv: list[str] | None = None) -> int:

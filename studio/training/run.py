@@ -34,6 +34,7 @@ from studio.files import write_jsonl
 from studio.ingest import Post
 from studio.models import cuda_available, load_model, load_tokenizer, resolve_base, use_4bit
 from studio.persona.registry import Persona, PersonaRegistry
+from studio.training.distributed import is_main
 from studio.training.step import post_token_trainer
 from studio.training.watch import knowledge_watch
 
@@ -139,7 +140,7 @@ def _training_args(config: TrainConfig, output_dir: Path, evaluate: bool, quanti
         output_dir=str(output_dir), max_steps=-1 if config.epochs else config.max_steps, num_train_epochs=config.epochs or 1,
         learning_rate=config.learning_rate, lr_scheduler_type="constant_with_warmup" if config.scheduler == "constant" else config.scheduler,
         warmup_steps=config.warmup_ratio, weight_decay=config.weight_decay,
-        per_device_train_batch_size=config.batch_size, per_device_eval_batch_size=config.batch_size * 2,
+        per_device_train_batch_size=config.batch_size // config.processes, per_device_eval_batch_size=config.batch_size * 2,
         gradient_accumulation_steps=config.grad_accum, logging_steps=1, report_to="none", disable_tqdm=True,
         seed=config.seed, use_cpu=not cuda_available(), bf16=quantized, train_sampling_strategy="group_by_length",
         label_names=["labels"], prediction_loss_only=True, dataloader_num_workers=0, remove_unused_columns=False,
@@ -198,6 +199,9 @@ def train_persona(
                       data={**report.to_dict(), "examples_trained": len(examples)}, train=config.to_dict(), metrics=metrics)
     if config.consent.strip():
         persona.extra["consent"] = make_consent(config.consent)
+    if not is_main():  # another rank of a run on several processes (studio.training.distributed): rank 0 saves
+        return TrainResult(persona=persona, steps=trainer.state.global_step, seconds=seconds,
+                           final_loss=metrics["final_loss"], posts_used=len(train_posts), model=model)
     _save(persona, registry, model, {"train": train_posts, "validation": validation_posts}, overwrite)
     log.info("Trained %s: %d steps in %.1f s, loss %s", slug, trainer.state.global_step, seconds, metrics["final_loss"])
     if config.evaluate:

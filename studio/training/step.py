@@ -24,6 +24,7 @@ from contextlib import contextmanager
 import torch
 
 from studio.chat_format import IGNORE_INDEX
+from studio.training.distributed import average_gradients, world_size
 
 LOGITS_BYTES = 128 * 2 ** 20  # the most memory that vocabulary-wide logits may take at once
 ONE_ROW_TOKENS = 1024  # longest one row; attention's memory grows with the square of a row's length
@@ -217,7 +218,7 @@ def replay_loss(model, replay: dict, kl_weight: float):
     keep = targets != IGNORE_INDEX
     base_logits = None
     if kl_weight:
-        with torch.no_grad(), model.disable_adapter():
+        with torch.no_grad(), _peft(model).disable_adapter():
             base_logits = labelled_logits(model, replay, keep)
     return replay_objective(labelled_logits(model, replay, keep), base_logits, targets[keep], kl_weight)
 
@@ -255,7 +256,19 @@ def post_token_trainer(max_batch_tokens: int = 0, replay_share: float = 0.0, kl_
             with lean_lora(self.model):
                 return super().train(*args, **kwargs)
 
+        def _get_train_sampler(self, train_dataset=None):
+            sampler = super()._get_train_sampler(train_dataset)
+            if world_size() > 1 and hasattr(sampler, "batch_size"):  # length buckets of the global batch, as one process
+                sampler.batch_size *= world_size()
+            return sampler
+
         def training_step(self, model, inputs, num_items_in_batch=None):
+            loss = self._step(model, inputs, num_items_in_batch)
+            if world_size() > 1 and self.accelerator.sync_gradients:  # our loss does not run through DDP's forward
+                average_gradients(self.model)
+            return loss
+
+        def _step(self, model, inputs, num_items_in_batch=None):
             replay = inputs.pop("replay", None) if replay_share else None
             if replay is not None and not kl_weight and has_fast_path(_causal_lm(model)):
                 joined = with_replay(inputs, replay)
@@ -296,6 +309,8 @@ def post_token_trainer(max_batch_tokens: int = 0, replay_share: float = 0.0, kl_
             # Normalised over the post tokens of the whole accumulated batch when the Trainer counted them.
             self.loss_is_scaled_for_ga = num_items_in_batch is not None
             loss = weight * loss / (num_items_in_batch if num_items_in_batch is not None else keep.sum().clamp(min=1))
+            if num_items_in_batch is not None:  # counted over every process's shard; the gradients are averaged
+                loss = loss * world_size()
             return (loss, {"loss": loss}) if return_outputs else loss
 
     return PostTokenTrainer
@@ -312,7 +327,7 @@ def joined_loss(trainer, model, inputs: dict, num_items_in_batch, replay_share: 
     posts = int(keep[:len(keep) - rows].sum())
     weight, steps = causal_lm.get_output_embeddings().weight, trainer.current_gradient_accumulation_steps
     post_loss = (1 - replay_share) * post_token_loss(hidden[:posts], weight, targets[:posts])
-    post_loss = post_loss / num_items_in_batch if num_items_in_batch is not None else post_loss / max(posts, 1) / steps
+    post_loss = post_loss / num_items_in_batch * world_size() if num_items_in_batch is not None else post_loss / max(posts, 1) / steps
     replay_ce = post_token_loss(hidden[posts:], weight, targets[posts:]) / max(len(targets) - posts, 1)
     trainer.replay_terms = {"ce": float(replay_ce), "kl": None}
     loss = post_loss + replay_share * replay_ce / steps
@@ -322,4 +337,10 @@ def joined_loss(trainer, model, inputs: dict, num_items_in_batch, replay_share: 
 
 
 def _causal_lm(model):
+    model = _peft(model)
     return model.get_base_model() if hasattr(model, "get_base_model") else model
+
+
+def _peft(model):
+    """The model inside DistributedDataParallel (training on several processes), else the model."""
+    return model.module if isinstance(model, torch.nn.parallel.DistributedDataParallel) else model
