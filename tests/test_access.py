@@ -199,7 +199,7 @@ def test_space_visitor_is_refused_everywhere_and_chats(space, monkeypatch, reque
     assert_refused(visitor, endpoints, "it has no sign-in")
     # real inputs: refused too. The persona picker's choices come from the Personas tab's page-load view,
     # which gives a visitor nothing, so gradio itself already rejects "tiny" there; a pull has only text boxes
-    for args, name in ((("tiny", "Stolen"), "/rename"), (("tiny", "eve/stolen", False, ""), "/push")):
+    for args, name in ((("tiny", "Stolen"), "/rename"), (("tiny", "eve/stolen", False, "", False, ""), "/push")):
         with pytest.raises(Exception, match=f"{REFUSED}|not in the list of choices"):
             visitor.predict(*args, api_name=name)
     with pytest.raises(Exception, match=REFUSED):
@@ -242,7 +242,7 @@ def test_signed_in_non_owner_is_refused_and_the_owner_manages(accounts, request,
     assert registry.get("tiny").system_prompt == "You are Tiny (alice)."
     listing = owner.predict(None, api_name="/refresh_3")  # what the owner's page load does: fills the tab
     assert "8 kept" in json.dumps(listing, default=str)
-    assert str(owner.predict("tiny", None, api_name="/export_1")).endswith(".zip")
+    assert str(owner.predict("tiny", None, False, "", api_name="/export_1")[0]).endswith(".zip")
     assert "Renamed" in owner.predict("tiny", "Tiny Two", api_name="/rename")[0]
     assert registry.get("tiny-two").name == "Tiny Two"
 
