@@ -61,13 +61,30 @@ def _candidates(text: str, lang: str | None) -> list[tuple[str, str]]:
     """(kind, value) of everything in text that could be a scrubbed string."""
     found = [("email", m.group(0)) for m in EMAIL.finditer(text)]
     found += [("phone", text[s:e]) for s, e in phone_spans(text, lang)]
-    found += [("phone", m.group(0)) for m in PHONE_CANDIDATE.finditer(text)]
+    found += [("phone", digits) for digits in _digit_runs(text)]
     words = WORDS.findall(text)
     for size in range(1, MAX_WORDS + 1):
         for start in range(len(words) - size + 1):
             phrase = " ".join(words[start:start + size])
             found += [("name", phrase), ("address", phrase)]
     return found
+
+
+NUMBER_RUN = re.compile(r"\d+(?:[\s().+\-/]{1,3}\d+)*")  # digit groups joined by what phone numbers are written with
+
+
+def _digit_runs(text: str) -> set[str]:
+    """The digits of every run of digit groups (however punctuated) and of each of its sub-runs of 7+ digits: a
+    scrubbed phone is recognised written another way ("555.014.2367", "(555) 014 2367") or inside a longer number."""
+    runs = set()
+    for match in NUMBER_RUN.finditer(text):
+        groups = re.findall(r"\d+", match.group(0))
+        for i in range(len(groups)):
+            for j in range(i + 1, len(groups) + 1):
+                digits = "".join(groups[i:j])
+                if len(digits) >= 7:
+                    runs.add(digits)
+    return runs
 
 
 def known_numbers(posts: list[str]) -> set[str]:
