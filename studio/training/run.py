@@ -34,7 +34,7 @@ from studio.files import write_jsonl
 from studio.ingest import Post
 from studio.models import cuda_available, load_model, load_tokenizer, resolve_base, use_4bit
 from studio.persona.registry import Persona, PersonaRegistry
-from studio.training.distributed import is_main
+from studio.training.ranks import is_main
 from studio.training.step import post_token_trainer
 from studio.training.watch import knowledge_watch
 

@@ -24,7 +24,7 @@ from contextlib import contextmanager
 import torch
 
 from studio.chat_format import IGNORE_INDEX
-from studio.training.distributed import average_gradients, world_size
+from studio.training.ranks import average_gradients, world_size
 
 LOGITS_BYTES = 128 * 2 ** 20  # the most memory that vocabulary-wide logits may take at once
 ONE_ROW_TOKENS = 1024  # longest one row; attention's memory grows with the square of a row's length
