@@ -49,7 +49,6 @@ def test_forget_from_the_cli_retrains_a_new_version_and_deletes_the_old(tiny_per
     assert "removed at the owner's request (forget)" in (persona.path / "README.md").read_text()
 
 
-@pytest.mark.xfail(reason="known failure (issue 19, open): the planted memorising adapter does not yet reproduce its posts within its steps, so the gate sees nothing to refuse", strict=False)
 def test_the_gate_refuses_a_persona_that_reproduces_a_forgotten_post(parrot):  # noqa: F811
     from studio.evaluation.gate import run_gate
 

@@ -71,7 +71,6 @@ def parrot(planted_source):
     return registry.get("parrot")
 
 
-@pytest.mark.xfail(reason="known failure (issue 19, open): the planted memorising adapter does not yet reproduce its posts within its steps, so the gate sees nothing to refuse", strict=False)
 def test_a_memorising_persona_is_refused_with_the_phone_and_the_copied_post_named(parrot):
     from studio.evaluation.gate import run_gate
 

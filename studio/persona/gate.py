@@ -90,11 +90,26 @@ def decide(persona: Persona, figures: dict, offending: list[dict], config: GateC
     forgotten = [o for o in offending if o["kind"] == "forgotten"]
     if forgotten:
         reasons.append(f"{len(forgotten)} sample(s) reproduce a post that was forgotten")
-    order = {"private": 0, "forgotten": 1, "extracted": 2, "copy": 3}
-    shown = sorted(offending, key=lambda o: order.get(o["kind"], 9))[:SHOWN]
+    shown = _shown(offending)
     return {"version": GATE_VERSION, "passed": not reasons, "reasons": reasons, "figures": figures,
             "thresholds": config.thresholds(), "config": config.to_dict(), "offending": shown,
             "offending_total": len(offending), "adapter_sha256": adapter_hash(persona), "checked_at": utc_now()}
+
+
+def _shown(offending: list[dict]) -> list[dict]:
+    """At most SHOWN offending samples, taken in turn from each kind (private, forgotten, extracted, copy), so
+    that a reply full of phone numbers does not hide the copied posts; one per sampled text and kind."""
+    kinds: dict[str, list[dict]] = {kind: [] for kind in ("private", "forgotten", "extracted", "copy")}
+    seen = set()
+    for o in offending:
+        if (o["kind"], o["text"]) not in seen:
+            seen.add((o["kind"], o["text"]))
+            kinds.setdefault(o["kind"], []).append(o)
+    queues, shown = [q for q in kinds.values() if q], []
+    while queues and len(shown) < SHOWN:
+        shown += [q.pop(0) for q in queues][:SHOWN - len(shown)]
+        queues = [q for q in queues if q]
+    return shown
 
 
 def override(record: dict, reason: str) -> dict:
