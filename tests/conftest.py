@@ -7,19 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.persona_fixtures import POSTS  # noqa: F401 (the tests import it from here)
+
 FIXTURES = Path(__file__).resolve().parent.parent.parent / "shared" / "fixtures"
 KOUME_CSV = FIXTURES / "koume-dayuu-tweets.csv"
 
-POSTS = [
-    "Coffee first, then code. Always in that order.",
-    "Shipped a tiny fix today and it felt great.",
-    "Rainy Sunday, perfect for reading about parsers.",
-    "今日はいい天気ですね。散歩に行きます。",
-    "Why does every build break on a Friday?",
-    "New blog post soon: small tools that do one thing well.",
-    "チクショー！！",
-    "Trying a new keyboard layout. Send help.",
-]
 
 
 @pytest.fixture(autouse=True)
@@ -67,3 +59,8 @@ def posts_file(tmp_path) -> Path:
     path = tmp_path / "posts.txt"
     path.write_text("\n".join(POSTS) + "\n", encoding="utf-8")
     return path
+
+
+# The session's shared personas (each trained once per run, copied into a test's own registry by its fixture).
+from tests.persona_fixtures import tiny_persona, tiny_persona_source  # noqa: E402,F401
+from tests.planted import parrot, planted_source  # noqa: E402,F401

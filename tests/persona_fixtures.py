@@ -1,5 +1,6 @@
 """A tiny trained persona (2 LoRA steps on the tiny random Llama), trained once per session and
-copied into each test's own registry. Import the fixtures into a test module to use them."""
+copied into each test's own registry. tests/conftest.py makes the fixtures every test module's (never import them into a
+module: that would train a second copy)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,17 @@ from studio.persona.gate import GateConfig
 from studio.training.config import TrainConfig
 from studio.ingest import Post
 from studio.persona.registry import PersonaRegistry
-from tests.conftest import POSTS
 
+POSTS = [
+    "Coffee first, then code. Always in that order.",
+    "Shipped a tiny fix today and it felt great.",
+    "Rainy Sunday, perfect for reading about parsers.",
+    "今日はいい天気ですね。散歩に行きます。",
+    "Why does every build break on a Friday?",
+    "New blog post soon: small tools that do one thing well.",
+    "チクショー！！",
+    "Trying a new keyboard layout. Send help.",
+]
 LANGS = ["en", "en", "en", "ja", "en", "en", "ja", "en"]
 CONSENT = "Tiny agreed in writing on 2026-12-01 to a public persona"
 GATE = GateConfig(prompts=4, max_new_tokens=16, extraction_posts=8)  # the gate's sample kept small on the tiny model

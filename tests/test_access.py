@@ -15,7 +15,6 @@ from studio.errors import ConfigError
 from studio.persona.registry import PersonaRegistry
 from studio.ui import access
 from tests.test_browser import free_port
-from tests.persona_fixtures import tiny_persona, tiny_persona_source  # noqa: F401
 
 SPACE_VARIABLES = ("SPACE_ID", "SPACE_HOST", "SPACE_AUTHOR_NAME", "SYSTEM", "STUDIO_PUBLIC", "STUDIO_OWNERS",
                    "STUDIO_AUTH", "OAUTH_CLIENT_ID", "GRADIO_SERVER_NAME")

@@ -4,7 +4,7 @@ with the phone and the copied post shown in the gate's report; screenshot artifa
 import pytest
 
 from tests.test_browser import CHROMIUM, MODEL_WAIT, ROOT, UI_WAIT, app_url  # noqa: F401
-from tests.test_gate import PHONE, PLANTED, parrot, planted_source  # noqa: F401
+from tests.planted import PHONE, PLANTED
 
 pytestmark = pytest.mark.browser
 

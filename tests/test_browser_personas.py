@@ -7,7 +7,6 @@ import pytest
 
 from studio.persona.registry import PersonaRegistry
 from tests import hub_standin
-from tests.persona_fixtures import tiny_persona, tiny_persona_source  # noqa: F401
 from tests.test_browser import CHROMIUM, MODEL_WAIT, UI_WAIT, ROOT, app_url  # noqa: F401
 
 pytestmark = pytest.mark.browser

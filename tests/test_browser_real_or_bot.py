@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 from studio.chat.real_or_bot import RealOrBot
-from tests.persona_fixtures import tiny_persona, tiny_persona_source  # noqa: F401
 from tests.test_browser import CHROMIUM, ROOT, served_app
 from tests.test_real_or_bot import HELD_OUT, judged_persona
 

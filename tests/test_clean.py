@@ -8,7 +8,7 @@ import pytest
 
 from studio.clean import CleanConfig, clean_posts, split_posts
 from studio.clean.near_dup import near_duplicates
-from studio.clean.text import cap_runs, japanese_marks, strip_html, strip_leading_handles
+from studio.clean.text import cap_runs, japanese_marks
 from studio.errors import ConfigError, InputError
 from studio.ingest import Post, load_file
 from tests.conftest import KOUME_CSV

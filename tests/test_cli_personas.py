@@ -10,7 +10,6 @@ import pytest
 
 from studio.cli.main import main
 from studio.persona.registry import PersonaRegistry
-from tests.persona_fixtures import tiny_persona, tiny_persona_source  # noqa: F401
 
 ROOT = Path(__file__).resolve().parent.parent
 

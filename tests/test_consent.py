@@ -14,7 +14,7 @@ from studio.errors import ConfigError, InputError, PersonaError
 from studio.ingest import Post
 from studio.persona.registry import PersonaRegistry
 from studio.training.config import TrainConfig
-from tests.persona_fixtures import CONSENT, tiny_persona, tiny_persona_source  # noqa: F401
+from tests.persona_fixtures import CONSENT
 from tests.test_hub import ALICE, hub  # noqa: F401
 
 

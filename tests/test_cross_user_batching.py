@@ -11,7 +11,6 @@ from studio.chat.config import GenerationConfig
 from studio.chat.engine import ChatEngine, FairQueue, Row, _Job, batch_settings
 from studio.chat_format import chat_messages
 from studio.errors import PersonaError
-from tests.persona_fixtures import tiny_persona, tiny_persona_source  # noqa: F401
 
 
 def job(session, rows: int, tag: str) -> _Job:

@@ -14,7 +14,6 @@ from studio.errors import InputError
 from studio.evaluation.facts import ask_facts, plain_prompt
 from studio.persona import facts
 from studio.persona.registry import Persona, PersonaRegistry
-from tests.persona_fixtures import tiny_persona, tiny_persona_source  # noqa: F401
 from tests.planted import memorising_adapter
 
 HOBBIES = {"question": "趣味は？", "answers": ["アニメ", "ドライブ", "麻雀"]}

@@ -10,8 +10,7 @@ import pytest
 from studio.errors import InputError, PersonaError
 from studio.persona.registry import PersonaRegistry
 from studio.training import forget
-from tests.persona_fixtures import tiny_persona, tiny_persona_source  # noqa: F401
-from tests.test_gate import GATE, PLANTED, parrot, planted_source  # noqa: F401
+from tests.planted import GATE, PLANTED
 
 FRIDAY = "Why does every build break on a Friday?"
 

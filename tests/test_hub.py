@@ -9,7 +9,6 @@ import yaml
 from studio.persona.hub import HubError, pull, push
 from studio.persona.registry import PersonaRegistry
 from tests import hub_standin
-from tests.persona_fixtures import tiny_persona, tiny_persona_source  # noqa: F401
 
 ALICE, BOB = "hf_alice_secret_token", "hf_bob_secret_token"
 

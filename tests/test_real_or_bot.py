@@ -14,7 +14,6 @@ from studio.chat.real_or_bot import REAL, Limits, NoMoreRounds, RealOrBot, openi
 from studio.chat_format import USER_PROMPTS
 from studio.errors import PersonaError
 from studio.files import write_jsonl
-from tests.persona_fixtures import tiny_persona, tiny_persona_source  # noqa: F401
 
 HELD_OUT = [
     {"text": "Deploys on Friday are a bold lifestyle choice.", "id": "h1"},

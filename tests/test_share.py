@@ -12,7 +12,6 @@ from studio.errors import InputError, ModelError, PersonaError
 from studio.persona.registry import PersonaRegistry
 from studio.persona.share import character_card, export_zip, import_zip
 from tests.conftest import POSTS
-from tests.persona_fixtures import tiny_persona, tiny_persona_source  # noqa: F401
 
 
 def _meta(text: str) -> dict:
