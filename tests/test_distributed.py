@@ -2,7 +2,9 @@
 same global batch (batch 4 = 2 rows x 2 processes), a loadable adapter that changed while the base did not,
 and a killed 2-process run resumes from its checkpoint."""
 
+import os
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -56,7 +58,15 @@ def test_two_processes_give_the_one_process_loss_curve(tiny_model_dir):
     assert [e["event"] for e in jobs.get_job("p2").events()].count("start") == 1, "progress written once (rank 0)"
 
 
-@pytest.mark.xfail(reason="known bug (issue 18, open): cancelling a 2-process job does not stop its torch.distributed.run ranks, which finish and save the persona", strict=False)
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    state = Path(f"/proc/{pid}/stat")
+    return not (state.is_file() and state.read_text().split(")")[-1].split()[0] == "Z")  # a zombie is dead
+
+
 def test_a_killed_two_process_run_resumes(tiny_model_dir):
     job = make_job(tiny_model_dir, "resumed", 2, eval_steps=2, max_steps=40)  # long enough to be cancelled midway
     jobs.launch(job)
@@ -64,8 +74,14 @@ def test_a_killed_two_process_run_resumes(tiny_model_dir):
     while not list((job.dir / "checkpoints").glob("checkpoint-*/trainer_state.json")):
         assert time.time() < deadline and job.status()["status"] in jobs.ACTIVE, (job.dir / "log.txt").read_text()
         time.sleep(0.2)
+    ranks = job.rank_pids()
+    assert len(ranks) == 2
     jobs.cancel(job)
-    assert job.resumable()
+    deadline = time.time() + 60
+    while any(_alive(pid) for pid in ranks):  # the ranks have sessions of their own: cancel must reach them too
+        assert time.time() < deadline, f"ranks still running after cancel: {[p for p in ranks if _alive(p)]}"
+        time.sleep(0.2)
+    assert job.resumable() and "resumed" not in [p.slug for p in PersonaRegistry().list()]
     jobs.run_job(job, resume=True)
     persona = PersonaRegistry().get("resumed")
     assert persona.metrics["steps"] == 40 and job.status()["status"] == "done"

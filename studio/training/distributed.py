@@ -41,6 +41,7 @@ def run_across(job, processes: int, resume: bool, echo=None) -> dict:
     result (TrainResult.to_json()). A StudioError of a rank is raised here with its message."""
     for name in ("result.json", "error.json"):
         (job.dir / name).unlink(missing_ok=True)
+    job.clear_ranks()  # a resumed run's ranks are new processes
     seen = len(job.events())
     with open(job.dir / "log.txt", "a") as log:
         process = subprocess.Popen(command(job.dir, processes, resume), cwd=Path(__file__).resolve().parents[2],

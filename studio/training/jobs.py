@@ -88,6 +88,18 @@ class Job:
     def emit(self, event: Event) -> None:
         append_jsonl(self.dir / "progress.jsonl", {**event, "time": round(time.time(), 2)})
 
+    def record_rank(self, pid: int) -> None:
+        """A rank of a run across processes (studio.training.rank_main) leaves its pid for `cancel`."""
+        (self.dir / "ranks").mkdir(exist_ok=True)
+        (self.dir / "ranks" / f"{pid}.pid").touch()
+
+    def rank_pids(self) -> list[int]:
+        return [int(p.stem) for p in (self.dir / "ranks").glob("*.pid") if p.stem.isdigit()]
+
+    def clear_ranks(self) -> None:
+        for p in (self.dir / "ranks").glob("*.pid"):
+            p.unlink(missing_ok=True)
+
     def resumable(self) -> bool:
         return self.status()["status"] in ("interrupted", "cancelled", "failed") and any((self.dir / "checkpoints").glob("checkpoint-*"))
 
@@ -138,10 +150,11 @@ def cancel(job: Job) -> None:
     status = job.status()
     if status["status"] not in ACTIVE:
         raise PersonaError(f"{job.slug!r} is not training (it is {status['status']}).")
-    try:
-        os.killpg(status["pid"], signal.SIGKILL)  # a kill, not a request: nothing half-written reaches the registry
-    except ProcessLookupError:
-        pass
+    for pid in [status["pid"], *job.rank_pids()]:  # the ranks of a run across processes have sessions of their own
+        try:
+            os.killpg(pid, signal.SIGKILL)  # a kill, not a request: nothing half-written reaches the registry
+        except (ProcessLookupError, PermissionError):
+            pass
     job.set_status("cancelled", message="cancelled by the user")
     job.emit(CancelledEvent(event=CANCELLED))
 
