@@ -90,3 +90,15 @@ def test_the_gate_cli_prints_figures_and_exits_1_when_refused(parrot, capsys):
     assert out.startswith("REFUSED") and PHONE in out and "post: " in out
     assert main(["gate", "parrot", "--json", "--prompts", "8", "--force", "--reason", "test"]) == 0
     assert json.loads(capsys.readouterr().out)["override"]["reason"] == "test"
+
+
+def test_the_character_card_goes_through_the_gate_and_quotes_no_post_with_private_data(parrot, tmp_path):
+    from studio.evaluation.gate import character_card_gated
+
+    with pytest.raises(GateError, match=r"refused to export a Character Card of 'parrot'"):
+        character_card_gated("parrot", tmp_path / "card.json", config=GATE)
+    assert not (tmp_path / "card.json").exists()
+    path = character_card_gated("parrot", tmp_path / "card.json", force=True, reason="a fictional 555 number", config=GATE)
+    card = json.loads(path.read_text(encoding="utf-8"))
+    quoted = [card["data"]["first_mes"], *card["data"]["alternate_greetings"]]
+    assert all(q in PLANTED[2:] for q in quoted) and "014-2367" not in path.read_text(encoding="utf-8")

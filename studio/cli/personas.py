@@ -93,11 +93,10 @@ def cmd_delete(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from studio.evaluation.gate import export_gated
-    from studio.persona.share import write_character_card
+    from studio.evaluation.gate import character_card_gated, export_gated
 
-    if args.character_card:
-        path = write_character_card(args.name, args.out)
+    if args.character_card:  # through the publish gate too: the card quotes real posts
+        path = character_card_gated(args.name, args.out, force=args.force, reason=args.reason or "")
     else:  # through the publish gate (a fresh result is reused)
         path = export_gated(args.name, args.out, include_data=not args.no_data, force=args.force, reason=args.reason or "")
     print(f"Wrote {path}")

@@ -166,3 +166,13 @@ def export_gated(name: str, out=None, include_data: bool = True, force: bool = F
     registry = registry or PersonaRegistry()
     ensure_gate(name, force, reason, config, registry)
     return export_zip(name, out, include_data=include_data, registry=registry)
+
+
+def character_card_gated(name: str, out=None, force: bool = False, reason: str = "", config: GateConfig | None = None,
+                         registry: PersonaRegistry | None = None):
+    """A Character Card V2 through the gate: the card quotes real posts as its examples, so it is publishing too."""
+    from studio.persona.share import write_character_card
+
+    registry = registry or PersonaRegistry()
+    ensure_gate(name, force, reason, config, registry)
+    return write_character_card(name, out, registry=registry)

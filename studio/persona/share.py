@@ -200,11 +200,20 @@ def _posts(persona: Persona) -> list[str]:
     return texts
 
 
+def _quotable(persona: Persona, posts: list[str]) -> list[str]:
+    """The posts a card may quote: none with private data in it (the publish gate's check of a reply)."""
+    from studio.clean.scrub_log import known_numbers, private_hits
+
+    log, names = persona.data.get("scrubbed"), (persona.data.get("config") or {}).get("scrub_names") or []
+    numbers = known_numbers(posts)
+    return [p for p in posts if not private_hits(p, log, names, numbers)]
+
+
 def character_card(name: str, examples: int = 4, registry: PersonaRegistry | None = None) -> dict:
     """A Character Card V2 (`spec: chara_card_v2`) for SillyTavern / text-generation-webui users."""
     registry = registry or PersonaRegistry()
     persona = registry.get(name)
-    posts = _posts(persona)
+    posts = _quotable(persona, _posts(persona))
     sample = random.Random(0).sample(posts, min(examples, len(posts)))
     stats = persona.data.get("stats") or {}
     dates = stats.get("date_range") or ["?", "?"]
@@ -237,6 +246,10 @@ def character_card(name: str, examples: int = 4, registry: PersonaRegistry | Non
 
 
 def write_character_card(name: str, out: str | Path | None = None, registry: PersonaRegistry | None = None) -> Path:
+    """The card as a file, when the publish gate allows it (studio.evaluation.gate.character_card_gated runs the gate)."""
+    from studio.persona.gate import check_publishable
+
+    check_publishable((registry or PersonaRegistry()).get(name), "export a Character Card of")
     card = character_card(name, registry=registry)
     out = Path(out) if out else Path(f"{card['data']['extensions']['persona_studio']['slug']}.chara_card_v2.json")
     return write_json(out, card)

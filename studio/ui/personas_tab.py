@@ -12,7 +12,7 @@ import pandas as pd
 
 from studio.persona import card, hub, share
 from studio.errors import PersonaError
-from studio.evaluation.gate import export_gated, push_gated
+from studio.evaluation.gate import character_card_gated, export_gated, push_gated
 from studio.persona.gate import GateError
 from studio.persona.summary import describe, persona_row
 from studio.persona.registry import PersonaRegistry, parse_ref, version_ref
@@ -130,7 +130,7 @@ def export(slug: str, ref: str | None, force: bool = False, reason: str = ""):
 @user_errors
 def export_card(slug: str):
     folder = Path(tempfile.mkdtemp(prefix="studio-card-"))
-    return str(share.write_character_card(_need(slug), folder / f"{slug}.chara_card_v2.json"))
+    return str(character_card_gated(_need(slug), folder / f"{slug}.chara_card_v2.json"))  # a refusal is shown as the error
 
 
 @user_errors
