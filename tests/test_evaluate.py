@@ -251,9 +251,11 @@ def test_evaluation_of_a_persona_trained_on_the_bundled_model(tmp_path):
     if not KOUME_CSV.exists():
         pytest.skip(f"{KOUME_CSV} is not here")
     registry = PersonaRegistry(tmp_path / "personas")
-    config = TrainConfig(base_model="bundled", max_steps=3, batch_size=4, max_length=96, eval_steps=0, evaluate=True)
+    config = TrainConfig(base_model="bundled", max_steps=3, batch_size=4, max_length=96, eval_steps=0, evaluate=False)
     train_persona(load_file(KOUME_CSV)[:300], "koume", config, system_prompt="あなたはコウメ太夫です。常体で短く答えます。",
                   registry=registry)
+    # every stage on the real model, the probe whole; the samples smaller than the defaults (CI time: 231 s at defaults)
+    evaluate_persona("koume", EvalConfig(prompts=4, loss_posts=32, extraction_posts=8, reference_posts=50), registry=registry)
     evaluation = registry.get("koume").extra["evaluation"]
     print(f"\n{evaluation['summary']}\n{evaluation['timings']}")
     assert evaluation["knowledge"]["base_correct"] >= 10  # the probe is answerable by the bundled model
