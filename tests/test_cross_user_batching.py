@@ -53,7 +53,7 @@ def test_anonymous_calls_are_each_their_own_session():
 
 
 def test_batch_settings_from_the_environment(monkeypatch):
-    assert batch_settings() == (12, True)
+    assert batch_settings() == (20, True)
     monkeypatch.setenv("STUDIO_CHAT_BATCH_ROWS", "4")
     monkeypatch.setenv("STUDIO_CHAT_SHARE_BATCHES", "0")
     assert batch_settings() == (4, False)

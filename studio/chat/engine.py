@@ -59,12 +59,12 @@ class Row:
 
 
 SKINNY_ROWS = 16
-MAX_BATCH_ROWS = 12  # default cap: rows (panes of all waiting calls) in one generate; env STUDIO_CHAT_BATCH_ROWS
+MAX_BATCH_ROWS = 20  # default cap: rows (panes of all waiting calls) in one generate; env STUDIO_CHAT_BATCH_ROWS
 
 
 def batch_settings() -> tuple[int, bool]:
     """(row cap of one batch, whether calls of different callers share a batch) from the environment:
-    `STUDIO_CHAT_BATCH_ROWS` (default 12) and `STUDIO_CHAT_SHARE_BATCHES` (default 1; 0 = one call a batch)."""
+    `STUDIO_CHAT_BATCH_ROWS` (default 20) and `STUDIO_CHAT_SHARE_BATCHES` (default 1; 0 = one call a batch)."""
     raw = os.environ.get("STUDIO_CHAT_BATCH_ROWS", str(MAX_BATCH_ROWS)).strip()
     if not raw.isdigit() or not 1 <= int(raw) <= 512:
         raise PersonaError(f"STUDIO_CHAT_BATCH_ROWS must be a whole number from 1 to 512, got {raw!r}; unset it for 12.")
