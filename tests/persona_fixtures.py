@@ -44,10 +44,15 @@ def tiny_persona_source(tiny_model_dir, tmp_path_factory):
     return root
 
 
+def copy_in(source, slug: str):
+    """Persona `slug` of the session's registry folder `source`, copied into this test's registry ($PERSONAS_DIR)."""
+    registry = PersonaRegistry()
+    registry.root.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(source / slug, registry.root / slug)
+    return registry.get(slug)
+
+
 @pytest.fixture
 def tiny_persona(tiny_persona_source):
     """The registry of this test ($PERSONAS_DIR) with a copy of 'Tiny' in it."""
-    registry = PersonaRegistry()
-    registry.root.mkdir(parents=True, exist_ok=True)
-    shutil.copytree(tiny_persona_source / "tiny", registry.root / "tiny")
-    return registry.get("tiny")
+    return copy_in(tiny_persona_source, "tiny")

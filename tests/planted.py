@@ -3,13 +3,11 @@ and planted memorised posts). The random model's logits are flat, so the adapter
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
 
 from studio.persona.gate import GateConfig
 from studio.persona.registry import PersonaRegistry
-from tests.persona_fixtures import CONSENT
+from tests.persona_fixtures import CONSENT, copy_in
 
 
 def memorising_adapter(model_dir, sequences: list[tuple[list[int], list[int]]], steps: int = 150, lr: float = 5e-3):
@@ -92,7 +90,5 @@ def planted_source(tiny_model_dir, tmp_path_factory):
 
 @pytest.fixture
 def parrot(planted_source):
-    registry = PersonaRegistry()
-    registry.root.mkdir(parents=True, exist_ok=True)
-    shutil.copytree(planted_source / "parrot", registry.root / "parrot")
-    return registry.get("parrot")
+    """The registry of this test with a copy of the planted memoriser 'Parrot' in it."""
+    return copy_in(planted_source, "parrot")

@@ -65,10 +65,15 @@ MAX_BATCH_ROWS = 20  # default cap: rows (panes of all waiting calls) in one gen
 def batch_settings() -> tuple[int, bool]:
     """(row cap of one batch, whether calls of different callers share a batch) from the environment:
     `STUDIO_CHAT_BATCH_ROWS` (default 20) and `STUDIO_CHAT_SHARE_BATCHES` (default 1; 0 = one call a batch)."""
-    raw = os.environ.get("STUDIO_CHAT_BATCH_ROWS", str(MAX_BATCH_ROWS)).strip()
-    if not raw.isdigit() or not 1 <= int(raw) <= 512:
-        raise PersonaError(f"STUDIO_CHAT_BATCH_ROWS must be a whole number from 1 to 512, got {raw!r}; unset it for 12.")
-    return int(raw), os.environ.get("STUDIO_CHAT_SHARE_BATCHES", "1").strip() != "0"
+    return env_count("STUDIO_CHAT_BATCH_ROWS", MAX_BATCH_ROWS), os.environ.get("STUDIO_CHAT_SHARE_BATCHES", "1").strip() != "0"
+
+
+def env_count(name: str, default: int, most: int = 512) -> int:
+    """A whole number from 1 to `most` in environment variable `name` (`default` when unset), else a clear error."""
+    raw = os.environ.get(name, str(default)).strip()
+    if not raw.isdigit() or not 1 <= int(raw) <= most:
+        raise PersonaError(f"{name} must be a whole number from 1 to {most}, got {raw!r}; unset it for {default}.")
+    return int(raw)
 
 
 @dataclass

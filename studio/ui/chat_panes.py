@@ -8,17 +8,16 @@ adding a setting means adding it to `SETTINGS` and giving it a widget, never cou
 
 from __future__ import annotations
 
-import os
 import threading
 from dataclasses import dataclass
 
 import gradio as gr
 
 from studio.chat.config import GenerationConfig
-from studio.chat.engine import BASE
+from studio.chat.engine import BASE, env_count
 
 MAX_PANES, DEFAULT_PANES = 4, 2
-CHAT_CONCURRENCY = int(os.environ.get("STUDIO_CHAT_CONCURRENCY", "20"))  # chat calls running at once (env STUDIO_CHAT_CONCURRENCY); the engine merges them into shared batches, the rest queue
+CHAT_CONCURRENCY = env_count("STUDIO_CHAT_CONCURRENCY", 20)  # chat calls running at once; the engine merges them into shared batches, the rest queue
 LETTERS = "ABCD"  # blind mode's reply names
 SETTINGS = ("temperature", "top_p", "top_k", "repetition_penalty", "no_repeat_ngram_size", "max_new_tokens", "seed", "greedy",
             "memory", "memory_k")
