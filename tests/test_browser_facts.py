@@ -30,6 +30,7 @@ def test_facts_editor_lists_adds_and_saves(app_url, tmp_path):  # noqa: F811
         for column, text in enumerate(("What city do you live in?", "Berlin; Germany")):
             cell = editor.get_by_test_id(f"cell-1-{column}")  # gradio 6's grid cells: row 1 is the first blank one
             cell.dblclick()
+            expect(cell.get_by_label("Edit cell")).to_be_focused()  # typed before the editor has focus, a key is lost
             page.keyboard.type(text)
             page.keyboard.press("Enter")
             expect(editor).to_contain_text(text, timeout=10_000)

@@ -65,7 +65,8 @@ def test_a_judge_takes_five_rounds_and_the_api_reveals_nothing(judge_url):
         client.predict(None, api_name="/vote_a")  # a vote the page did not ask for
     answer = client.predict(None, api_name="/round")
     flat = " ".join(str(x) for x in answer)
-    assert sum(text in flat for text in reals) == 1  # one real post, shown; no token, id or side beside it
+    sides = " ".join(str(x) for x in answer if not str(x).startswith("**Round"))  # the opening may be their earlier post
+    assert sum(text in sides for text in reals) == 1  # one real post, shown; no token, id or side beside it
     assert "real" not in flat.lower().replace("the real one", "").replace("real post", "")
     client.predict(None, api_name="/vote_b")
     with pytest.raises(Exception, match="No open round"):
