@@ -329,10 +329,10 @@ def joined_loss(trainer, model, inputs: dict, num_items_in_batch, replay_share: 
     post_loss = (1 - replay_share) * post_token_loss(hidden[:posts], weight, targets[:posts])
     post_loss = post_loss / num_items_in_batch * world_size() if num_items_in_batch is not None else post_loss / max(posts, 1) / steps
     replay_ce = post_token_loss(hidden[posts:], weight, targets[posts:]) / max(len(targets) - posts, 1)
-    trainer.replay_terms = {"ce": float(replay_ce), "kl": None}
+    trainer.replay_terms = {"ce": float(replay_ce.detach()), "kl": None}
     loss = post_loss + replay_share * replay_ce / steps
     trainer.loss_is_scaled_for_ga = True
-    trainer.posts_share_of_loss = float(post_loss / loss) if float(loss) else 1.0
+    trainer.posts_share_of_loss = float(post_loss.detach() / loss.detach()) if float(loss.detach()) else 1.0
     return loss
 
 
