@@ -1,5 +1,8 @@
-"""The Train tab in Debian's chromium: a tiny run with the knowledge probe and validation every 2 steps shows the
-held-out loss and knowledge plots beside the training loss. Screenshot: artifacts/browser-train-plots.png."""
+"""The Train tab in Debian's chromium: a tiny run on 2 processes (gloo) with the knowledge probe and validation
+every 2 steps shows the held-out loss and knowledge plots beside the training loss. Screenshot:
+artifacts/browser-train-plots.png."""
+
+import json
 
 import pytest
 
@@ -27,10 +30,12 @@ def test_knowledge_and_heldout_plots_beside_the_training_loss(app_url, tmp_path)
         page.get_by_text("More settings").click()
         page.fill("#train-eval-steps input", "2")
         page.fill("#train-probe-steps input", "2")
+        page.fill("#train-processes input", "2")
         page.keyboard.press("Tab")
         page.click("#train-button")
         expect(page.locator("#train-result")).to_contain_text("Saved persona", timeout=MODEL_WAIT)
         expect(page.locator("#train-result")).to_contain_text("knowledge probe")
+        expect(page.locator("#train-result")).to_contain_text("done on 2 processes")
         for plot in ("#train-loss", "#train-heldout", "#train-knowledge"):
             expect(page.locator(plot).locator("canvas, svg").first).to_be_visible(timeout=UI_WAIT)
         expect(page.locator("#train-knowledge")).to_contain_text("knowledge probe")
@@ -40,3 +45,6 @@ def test_knowledge_and_heldout_plots_beside_the_training_loss(app_url, tmp_path)
         page.locator("#train-knowledge").scroll_into_view_if_needed()
         page.screenshot(path=str(artifacts / "browser-train-plots.png"), full_page=True)
         browser.close()
+    request = json.loads((tmp_path / "personas" / ".jobs" / "plotted" / "request.json").read_text())
+    assert request["config"]["processes"] == 2
+    assert len(list((tmp_path / "personas" / ".jobs" / "plotted" / "ranks").glob("*.pid"))) == 2  # two ranks trained

@@ -34,19 +34,35 @@ def device_note() -> str:
 @user_errors
 def start(posts: list[dict], report, clean, table, name: str, picked: str, typed: str, steps: float, lr: float,
           rank: float, system: str, overwrite: bool, method: str, epochs: float, eval_steps: float, patience: float,
-          probe_steps: float = 0, agreed: bool = False, consent: str = ""):
+          probe_steps: float = 0, agreed: bool = False, consent: str = "", processes: float = 1):
     if not posts:
         raise InputError("No posts loaded: go to the Data tab, upload posts and press 'Load and clean posts' first.")
     space.check_training_allowed()  # off on ZeroGPU / CPU Spaces, with the reason (studio/space.py)
     config = TrainConfig(base_model=base_picker.chosen(picked, typed), method=method, max_steps=steps, learning_rate=lr, rank=rank,
                          epochs=epochs, eval_steps=eval_steps, patience=patience, probe_steps=probe_steps or 0,
-                         consent=consent_statement(agreed, consent))
+                         processes=processes or 1, consent=consent_statement(agreed, consent))
     chosen, report = selected(posts, report, table)
     if not chosen:
         raise InputError("Every post is unticked: tick the posts to train on in the Data tab.")
     job = jobs.launch(jobs.create_job(chosen, name, config, clean, report, system_prompt=system, overwrite=overwrite))
     gr.Info(f"Training {job.slug!r} started in the background.")
     return job.slug
+
+
+def max_processes() -> int:
+    """How many training processes this machine can run: one per CUDA GPU, else one per CPU core."""
+    import os
+
+    import torch
+
+    return torch.cuda.device_count() if cuda_available() else (os.cpu_count() or 1)
+
+
+def processes_info() -> str:
+    if cuda_available():
+        return f"One process per GPU (DDP under accelerate; {max_processes()} GPUs here); the global batch stays the same."
+    return ("CPU processes with gloo, each on its share of the cores: the same run, no faster on one machine "
+            "(a dry run of a multi-GPU setup).")
 
 
 def consent_statement(agreed: bool, statement: str) -> str:
@@ -131,7 +147,8 @@ def render(slug: str | None):
     warnings = [e["message"] for e in of_kind(events, WARNING)]
     last = steps[-1] if steps else None
     state = status["status"]
-    line = f"**{job.request()['name']}** (`{job.slug}`): {state}"
+    processes = job.request()["config"].get("processes", 1)
+    line = f"**{job.request()['name']}** (`{job.slug}`): {state}" + (f" on {processes} processes" if processes > 1 else "")
     if last:
         line += (f", step {last['step']}/{last['total']}, loss {last['loss']:.3f}, {last['tokens_per_s']:.0f} tokens/s, "
                  f"ETA {last['eta_s']:.0f} s")
@@ -201,6 +218,8 @@ def build(posts: gr.State, report: gr.State, clean: gr.State, table: gr.Datafram
             patience = gr.Number(value=TrainConfig.patience, label="Early-stopping patience", info=help_["patience"], minimum=0)
             probe_steps = gr.Number(value=TrainConfig.probe_steps, label="Knowledge probe every N steps", info=help_["probe_steps"],
                                     minimum=0, elem_id="train-probe-steps")
+            processes = gr.Number(value=1, label="Processes", info=processes_info(), minimum=1, maximum=max_processes(),
+                                  precision=0, visible=max_processes() > 1, elem_id="train-processes")
     system = gr.Textbox(label="System prompt (optional)", lines=2,
                         placeholder="Default: 'You are NAME.' (short: it is in every training example)")
     overwrite = gr.Checkbox(label="Replace an existing persona of this name", value=False)
@@ -226,7 +245,7 @@ def build(posts: gr.State, report: gr.State, clean: gr.State, table: gr.Datafram
                         interactive=False, elem_id="train-runs")
     shown, trained = gr.State(None), gr.State(None)
     start_button.click(start, [posts, report, clean, table, name, picked, typed, steps, lr, rank, system, overwrite, method, epochs,
-                               eval_steps, patience, probe_steps, agreed, consent], shown)
+                               eval_steps, patience, probe_steps, agreed, consent, processes], shown)
     cancel_button.click(cancel, shown, None)
     resume_button.click(resume, shown, shown)
     timer = gr.Timer(POLL_SECONDS)
