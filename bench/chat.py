@@ -8,10 +8,11 @@
 4. three panes (base + two personas) in one batched generate      target <= 1.6x one pane | vs one after another
 5. load: N concurrent gradio_client clients x M messages on /chat  target zero errors, p50/p95 latency
 
---load-neighbour spin|train: figures 2-4 again beside one CPU-bound process started here (`spin`: a Python busy loop,
-one core; `train`: a persona training with `python -m studio train`, the app's own everyday neighbour), once with the
-chat worker on all cores (as before the busy-machine rule) and once with its threads picked per batch
-(studio.chat.threads.CoreShare); targets with the neighbour: first token <= 1 s, the same decode and three-pane targets.
+--load-neighbour spin|train: figures 2-4 again beside one CPU-bound process started here. `spin`: a Python busy loop
+(one core), once with the chat's threads picked per batch (studio.chat.threads.CoreShare) and once on all cores
+(as before that rule). `train`: a persona training as the Train tab runs one (studio.training.jobs, its own
+process), once niced as the app runs it (STUDIO_TRAIN_NICE 10) and once not (0, as before). Targets with the
+neighbour: first token <= 1 s, the same decode and three-pane targets.
 """
 
 from __future__ import annotations
@@ -148,7 +149,7 @@ def bench_panes(engine, registry, tokens: int, label: str = "", runs: int = 2) -
     together = min(timed_stream(engine, rows) for _ in range(runs))
     singles = [timed_stream(engine, [r]) for r in rows]
     sequential = sum(s[0] for s in singles)
-    base_single = one["persona"][0]
+    base_single = min(one["persona"][0], singles[1][0])  # the persona pane alone, also just now (a neighbour's load varies)
     ratio = together[0] / base_single
     figures["three panes"] = ratio
     print(f"three panes  {label}base + 2 personas, {together[2]} tokens: together {together[0]:.2f} s = {ratio:.2f}x one persona pane "
@@ -202,30 +203,51 @@ def bench_load(clients: int, messages: int, tokens: int):
         print("  error:", e)
 
 
-@contextlib.contextmanager
-def neighbour(kind: str):
-    """One CPU-bound process beside the chat, killed afterwards: a busy loop, or a persona training (in its own
-    registry) as the app's Train tab runs one. Returns once it keeps a core busy."""
-    from studio.chat.threads import CoreShare
+TRAIN_NEIGHBOUR = """
+import sys
+from studio.clean import CleanConfig, clean_posts
+from studio.ingest import load_file
+from studio.training import jobs
+from studio.training.config import TrainConfig
+posts, report = clean_posts(load_file(sys.argv[1]), CleanConfig())
+config = TrainConfig(max_steps=100000, evaluate=False)
+job = jobs.create_job(posts, "neighbour", config, CleanConfig(), report)
+jobs.main([str(job.dir)])
+"""
 
+
+@contextlib.contextmanager
+def neighbour(kind: str, nice: str | None = None):
+    """One CPU-bound process beside the chat, killed afterwards: a busy loop, or a persona training (in its own
+    registry) as the app's Train tab runs one (niced as STUDIO_TRAIN_NICE=`nice` says). Returns once it keeps
+    a core busy."""
     if kind == "spin":
         command, env = [sys.executable, "-c", "while True: pass"], dict(os.environ)
-    else:
-        command = [sys.executable, "-m", "studio", "train", "--posts", str(POSTS), "--name", "neighbour",
-                   "--max-steps", "100000", "--no-evaluate"]
-        env = {**os.environ, "PERSONAS_DIR": tempfile.mkdtemp(prefix="studio-bench-neighbour-")}
+    else:  # the Train tab's background job (studio.training.jobs.main: its own process, niced)
+        command = [sys.executable, "-c", TRAIN_NEIGHBOUR, str(POSTS)]
+        env = {**os.environ, "PERSONAS_DIR": tempfile.mkdtemp(prefix="studio-bench-neighbour-"), "STUDIO_TRAIN_NICE": nice or "10"}
     process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        share, deadline = CoreShare(), time.time() + 180
+        deadline, used = time.time() + 300, process_seconds(process.pid)
         while time.time() < deadline and process.poll() is None:
             time.sleep(1)
-            if share.measure() >= 0.8:  # its model loaded, it computes
+            used, before = process_seconds(process.pid), used
+            if used - before >= 0.8:  # its model loaded, it computes (niced or not)
                 break
         assert process.poll() is None, f"the {kind} neighbour ended early ({process.returncode})"
         yield process
     finally:
         process.kill()
         process.wait()
+
+
+def process_seconds(pid: int) -> float:
+    """CPU seconds a process (all its threads) has used so far."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def others_busy() -> str:
@@ -244,10 +266,14 @@ def phases(engine, registry, tokens: int, kind: str) -> None:
     table = {}
     print(f"phase        alone: other processes busy {others_busy()} cores")
     table["alone"] = bench_panes(engine, registry, tokens)
-    with neighbour(kind):
-        for name, threads, runs in (("auto", "auto", 2), ("all cores", str(full_threads()), 1)):  # the fix first
-            os.environ[CHAT_THREADS_ENV] = threads
-            print(f"phase        {kind} neighbour, chat threads {threads}: other processes busy {others_busy()} cores")
+    if kind == "train":  # the app's job as it runs (niced), then as before it was niced (STUDIO_TRAIN_NICE=0)
+        settings = (("niced", "10", "auto", 2), ("not niced", "0", "auto", 1))
+    else:  # the chat's threads as CoreShare picks them, then on all cores (before the busy-machine rule)
+        settings = (("auto", None, "auto", 2), ("all cores", None, str(full_threads()), 1))
+    for name, nice, threads, runs in settings:
+        os.environ[CHAT_THREADS_ENV] = threads
+        with neighbour(kind, nice):
+            print(f"phase        {kind} neighbour ({name}), chat threads {threads}: other processes busy {others_busy()} cores")
             table[f"{kind}, {name}"] = bench_panes(engine, registry, tokens, label=f"[{kind}, {name}] ", runs=runs)
             print(f"             chat worker ran {engine.cores.chosen} threads (others busy {engine.cores.busy_elsewhere:.1f} cores)")
     os.environ.pop(CHAT_THREADS_ENV, None)

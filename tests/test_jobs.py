@@ -12,6 +12,7 @@ from studio.training import jobs
 from studio.clean import CleanConfig, clean_posts
 from studio.training.config import TrainConfig
 from studio.ingest import Post
+from studio.errors import PersonaError
 from studio.persona.registry import PersonaRegistry
 from studio.training.run import train_persona
 from tests.conftest import POSTS
@@ -74,6 +75,7 @@ def test_sigkill_leaves_registry_unchanged_and_resume_reaches_the_same_final_ste
 def test_cancel_and_queue(tiny_model_dir):
     first = jobs.launch(make_job(tiny_model_dir, "first", steps=400))
     wait_for(lambda: last_step(first) >= 2, what="the first job to train")  # it holds the training lock now
+    assert os.getpriority(os.PRIO_PROCESS, first.status()["pid"]) == min(19, os.getpriority(os.PRIO_PROCESS, 0) + 10)  # niced
     second = jobs.launch(make_job(tiny_model_dir, "second", steps=2))
     wait_for(lambda: any(e["event"] == "queued" for e in second.events()), what="the second job to queue")
     assert second.status()["status"] == "queued" and not [e for e in second.events() if e["event"] == "start"]
@@ -113,3 +115,11 @@ def test_methods_and_schedules_train(tiny_model_dir, settings):
         assert sorted(adapter["target_modules"]) == ["q_proj", "v_proj"]
     batches = math.ceil(result.posts_used / config.batch_size)  # one epoch: every batch once, 2 batches per step
     assert result.steps == (math.ceil(batches / 2) if "epochs" in settings else 3)
+
+
+def test_a_bad_niceness_is_a_clear_error_before_the_job_starts(tiny_model_dir, monkeypatch):
+    job = make_job(tiny_model_dir, "niced", steps=2)
+    monkeypatch.setenv("STUDIO_TRAIN_NICE", "low")
+    with pytest.raises(PersonaError, match="STUDIO_TRAIN_NICE must be a whole number from 0 to 19, got 'low'"):
+        jobs.launch(job)
+    assert job.status()["pid"] is None  # no process started

@@ -61,6 +61,15 @@ def test_core_share_gives_a_busy_core_back_and_run_apart_resets_the_threads(monk
     assert run_apart(busy_worker) == full_threads()
 
 
+def test_niced_work_leaves_the_core_to_the_chat():
+    """A niced process (the app's background training) yields its core, so it is not counted as busy."""
+    from studio.chat.threads import busy_ticks
+
+    user, nice, system, idle, iowait, irq, softirq, steal = 40, 500, 10, 300, 20, 1, 2, 3
+    assert busy_ticks([user, nice, system, idle, iowait, irq, softirq, steal]) == user + system + irq + softirq + steal
+    assert busy_ticks([0, 900, 0, 100, 0, 0, 0, 0]) == 0  # a core all niced work is free for the chat
+
+
 def test_the_engine_worker_runs_the_threads_core_share_picks(tiny_model_dir, monkeypatch):
     from studio.chat.config import GenerationConfig
     from studio.chat.engine import ChatEngine, Row

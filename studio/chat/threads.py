@@ -60,17 +60,24 @@ CHAT_THREADS_ENV = "STUDIO_CHAT_THREADS"  # "auto" (default) or a fixed number o
 
 
 def _cpu_jiffies(cpus: set[int]) -> tuple[int, int]:
-    """(busy, total) clock ticks so far of the given CPUs, from /proc/stat."""
+    """(busy, total) clock ticks so far of the given CPUs, from /proc/stat. Niced work is not busy: it yields
+    the core to the chat (a background training of the app runs niced, studio.training.jobs)."""
     busy = total = 0
     with open("/proc/stat") as stat:
         for line in stat:
             name, *fields = line.split()
             if not name.startswith("cpu") or name == "cpu" or int(name[3:]) not in cpus:
                 continue
-            ticks = [int(f) for f in fields[:8]]  # user nice system idle iowait irq softirq steal
+            ticks = [int(f) for f in fields[:8]]
             total += sum(ticks)
-            busy += sum(ticks) - ticks[3] - ticks[4]
+            busy += busy_ticks(ticks)
     return busy, total
+
+
+def busy_ticks(ticks: list[int]) -> int:
+    """Of one CPU's /proc/stat ticks (user nice system idle iowait irq softirq steal), those that keep the chat
+    off the core: not idle, not waiting on I/O, not niced."""
+    return sum(ticks) - ticks[1] - ticks[3] - ticks[4]
 
 
 def _own_jiffies() -> int:
@@ -86,7 +93,8 @@ class CoreShare:
     When another process keeps a core busy (a persona training beside the chat, the app's everyday case), one
     team thread waits for a time slice at every barrier, hundreds of times a token, and its partner spins
     meanwhile, taking CPU the neighbour then takes back: decoding fell to 0.7x plain `generate` and the first
-    token took seconds. With one thread fewer per busy core, no barrier waits on a descheduled thread.
+    token took seconds. With one thread fewer per busy core, no barrier waits on a descheduled thread. A niced
+    process (the app's own background training) is not counted: it gives its core up when the chat wants it.
     Measured from /proc/stat over the time since the last batch (other processes' busy ticks on this
     process's CPUs, our own ticks taken out); a fresh 0.1 s sample when that is too short or too old."""
 

@@ -137,7 +137,8 @@ def create_job(posts: list[Post], name: str, config: TrainConfig, clean: CleanCo
 
 
 def launch(job: Job, resume: bool = False) -> Job:
-    """Run the job in a new process (its own session, so cancel kills it and its children)."""
+    """Run the job in a new process (its own session, so cancel kills it and its children), niced (`main`)."""
+    train_niceness()  # a bad STUDIO_TRAIN_NICE is the caller's clear error, not a job dead at start
     command = [sys.executable, "-m", "studio.training.jobs", str(job.dir)] + (["--resume"] if resume else [])
     log = open(job.dir / "log.txt", "a")
     process = subprocess.Popen(command, cwd=ROOT_DIR, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
@@ -209,9 +210,23 @@ def train_request(job: Job, resume: bool, emit) -> dict:
     ).to_json()
 
 
+TRAIN_NICE_ENV = "STUDIO_TRAIN_NICE"  # the niceness of a background training (0-19; default 10, 0 = as the app)
+
+
+def train_niceness() -> int:
+    raw = os.environ.get(TRAIN_NICE_ENV, "10").strip()
+    if not raw.isdigit() or int(raw) > 19:
+        raise PersonaError(f"{TRAIN_NICE_ENV} must be a whole number from 0 to 19, got {raw!r}; unset it for 10.")
+    return int(raw)
+
+
 def main(argv: list[str] | None = None) -> int:
+    """A background job's process (`launch`). It runs at a lower CPU priority (nice 10, its ranks too): on a
+    machine it shares with the app, the chat a user waits on takes the cores first and the training gets the
+    rest, instead of each slowing the other as equals."""
     args = sys.argv[1:] if argv is None else argv
     job = Job(Path(args[0]))
+    os.nice(train_niceness())
     try:
         run_job(job, resume="--resume" in args)
     except Exception:  # recorded in status.json and progress.jsonl; the traceback goes to log.txt
