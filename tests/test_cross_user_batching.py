@@ -60,7 +60,7 @@ def test_batch_settings_from_the_environment(monkeypatch):
     monkeypatch.setenv("STUDIO_CHAT_BATCH_ROWS", "lots")
     with pytest.raises(PersonaError, match="STUDIO_CHAT_BATCH_ROWS must be a whole number from 1 to 512, got 'lots'; unset it for 20"):
         batch_settings()
-    from studio.chat.engine import env_count
+    from studio.config import env_count
 
     assert env_count("STUDIO_CHAT_CONCURRENCY", 20) == 20
     monkeypatch.setenv("STUDIO_CHAT_CONCURRENCY", "0")

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from studio.chat.config import GenerationConfig
-from studio.config import default_base
+from studio.config import default_base, env_count
 from studio.chat.memory import with_memory
 from studio.chat.generate import BASE_ADAPTER, Prompt, end_ids, generate_rows, pad_id
 from studio.chat_format import chat_messages, ensure_chat_template
@@ -66,14 +66,6 @@ def batch_settings() -> tuple[int, bool]:
     """(row cap of one batch, whether calls of different callers share a batch) from the environment:
     `STUDIO_CHAT_BATCH_ROWS` (default 20) and `STUDIO_CHAT_SHARE_BATCHES` (default 1; 0 = one call a batch)."""
     return env_count("STUDIO_CHAT_BATCH_ROWS", MAX_BATCH_ROWS), os.environ.get("STUDIO_CHAT_SHARE_BATCHES", "1").strip() != "0"
-
-
-def env_count(name: str, default: int, most: int = 512) -> int:
-    """A whole number from 1 to `most` in environment variable `name` (`default` when unset), else a clear error."""
-    raw = os.environ.get(name, str(default)).strip()
-    if not raw.isdigit() or not 1 <= int(raw) <= most:
-        raise PersonaError(f"{name} must be a whole number from 1 to {most}, got {raw!r}; unset it for {default}.")
-    return int(raw)
 
 
 @dataclass

@@ -28,7 +28,7 @@ from filelock import FileLock
 
 from studio.clean import CleanConfig, CleanReport
 from studio.training.config import TrainConfig
-from studio.config import personas_dir
+from studio.config import env_count, personas_dir
 from studio.errors import PersonaError
 from studio.events import CANCELLED, DONE, ERROR, QUEUED, CancelledEvent, DoneEvent, ErrorEvent, Event, QueuedEvent
 from studio.files import append_jsonl, read_jsonl, write_json, write_jsonl
@@ -214,10 +214,7 @@ TRAIN_NICE_ENV = "STUDIO_TRAIN_NICE"  # the niceness of a background training (0
 
 
 def train_niceness() -> int:
-    raw = os.environ.get(TRAIN_NICE_ENV, "10").strip()
-    if not raw.isdigit() or int(raw) > 19:
-        raise PersonaError(f"{TRAIN_NICE_ENV} must be a whole number from 0 to 19, got {raw!r}; unset it for 10.")
-    return int(raw)
+    return env_count(TRAIN_NICE_ENV, 10, least=0, most=19)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 import gradio as gr
 
 from studio.chat.config import GenerationConfig
-from studio.chat.engine import BASE, env_count
+from studio.chat.engine import BASE
+from studio.config import env_count
 
 MAX_PANES, DEFAULT_PANES = 4, 2
 CHAT_CONCURRENCY = env_count("STUDIO_CHAT_CONCURRENCY", 20)  # chat calls running at once; the engine merges them into shared batches, the rest queue
