@@ -21,7 +21,8 @@ SNAPSHOT = {
 SEED = {"rank": 16, "alpha": 32, "dropout": 0.05, "target_modules": "q_proj,v_proj", "learning_rate": 2e-4, "max_steps": 60}
 # fields added after the snapshot, and the value that leaves each off in the two old baselines; a field missing
 # here is set off by its type (False, 0) when TrainConfig accepts that, else kept at its default (and said so)
-OFF = {"replay_share": 0.0, "kl_weight": 0.0, "rslora": False, "lora_layers": 0, "replay_chat": True, "processes": 1}
+OFF = {"replay_share": 0.0, "kl_weight": 0.0, "rslora": False, "lora_layers": 0, "replay_chat": True, "processes": 1,
+       "replay_every": 1}
 OWN = ("base_model", "evaluate")  # set by the bench for every option set
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import random
 
+from studio.clean.text import script_of
 from studio.errors import InputError
 from studio.ingest import Post
 
@@ -19,20 +20,24 @@ log = logging.getLogger(__name__)
 
 IGNORE_INDEX = -100
 
-USER_PROMPTS = (
-    "Say something.",
-    "Any news?",
-    "What's up?",
-    "Any thoughts?",
-    "What's new?",
-    "How was your day?",
-    "元気？",
-    "最近どう？",
-    "どう？",
-    "何してる？",
-)
+PROMPTS_BY_LANGUAGE = {
+    "en": ("Say something.", "Any news?", "What's up?", "Any thoughts?", "What's new?", "How was your day?",
+           "How are you?", "What are you up to?", "What's happening?", "Tell me something.", "What do you think?",
+           "How's it going?", "What are you doing?", "Anything new?", "What's going on?", "Thoughts?", "What's good?",
+           "How's life?", "What happened today?", "Share something.", "What's the latest?", "Anything to share?",
+           "What have you been up to?", "Any updates?", "What caught your eye?", "Seen anything cool?"),
+    "ja": ("元気？", "最近どう？", "どう？", "何してる？", "調子は？", "ひま？", "聞いてよ", "近況は？", "おつかれ", "やっほー",
+           "ねえねえ", "今日は？", "最近は？", "何かある？", "話して", "なにしてる？", "どうした？", "最近の話"),
+    "zh": ("在干嘛？", "怎么样？", "说点什么", "你好吗？", "在忙啥？", "最近好吗？"),
+    "ko": ("뭐 해?", "어때?", "뭐 하니?", "안녕?", "잘 지내?", "무슨 일?"),
+}
 """Short on purpose: a prompt is in every example that has no parent post, and costs compute in each
-(3-9 tokens with SmolLM2's tokenizer; Japanese takes ~2 tokens a character)."""
+(3-10 tokens with SmolLM2's tokenizer, which takes ~2 tokens a Japanese character). Asked in the post's own
+script (Japanese, Chinese, Korean; else English), as a chat in their language would be, and many, so that
+the persona learns to answer whatever it is asked in their voice, not only a few openers. Disjoint from the
+evaluation's prompts (studio/evaluation/prompts.py; tested), so that its style figures are not on prompts
+training saw."""
+USER_PROMPTS = tuple(p for pool in PROMPTS_BY_LANGUAGE.values() for p in pool)
 
 FALLBACK_TEMPLATE = (
     "{% for message in messages %}{{ message['role'] | capitalize }}: {{ message['content'] }}"
@@ -153,7 +158,7 @@ def user_turn(post: Post, parents: dict[str, str], rng: random.Random) -> str:
     """The text `post` answered, if known (its `context`, else its parent among the person's own posts);
     else a short prompt. The prompt is drawn either way, so adding a parent does not change the prompts
     of the other examples."""
-    prompt = rng.choice(USER_PROMPTS)
+    prompt = rng.choice(PROMPTS_BY_LANGUAGE.get(script_of(post.text, post.lang), PROMPTS_BY_LANGUAGE["en"]))
     parent = (post.context or parents.get(post.reply_to_id or "", "")).strip()
     return parent[:MAX_PARENT_CHARS] if parent else prompt
 

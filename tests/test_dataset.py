@@ -66,3 +66,25 @@ def test_a_chat_message_answers_the_message_it_replied_to(tiny_model_dir):
     prompts = [tokenizer.decode([t for t, l in zip(e["input_ids"], e["labels"]) if l == IGNORE_INDEX]) for e in examples]
     assert "週末ひま？" in prompts[0] and "週末ひま？" not in prompts[1]
     assert Post.from_dict(message.to_dict()) == message  # the new fields survive a job's posts.jsonl
+
+
+def test_a_post_without_parent_is_asked_in_its_own_language_on_prompts_the_evaluation_never_asks(tiny_model_dir):
+    import re
+
+    from studio.chat_format import PROMPTS_BY_LANGUAGE
+    from studio.evaluation.prompts import POOLS
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    posts = [Post("今日はラーメン食べた"), Post("Shipped the new release today."), Post("今天天气真好"), Post("오늘 너무 피곤해"),
+             Post("Heute war ein guter Tag.", lang="de")]
+    examples = build_examples(posts, tokenizer, "S", 128, seed=0)
+    prompts = [tokenizer.decode([t for t, l in zip(e["input_ids"], e["labels"]) if l == IGNORE_INDEX]) for e in examples]
+    for prompt, lang in zip(prompts, ("ja", "en", "zh", "ko", "en")):
+        assert any(p in prompt for p in PROMPTS_BY_LANGUAGE[lang]), (prompt, lang)
+
+    def key(text):
+        return re.sub(r"[\W_]+", "", text.casefold())
+
+    asked = {key(p) for pool in POOLS.values() for p in pool}
+    assert all(key(p) not in asked for p in USER_PROMPTS)  # style is measured on prompts training never saw
+    assert all(len(tokenizer(p)["input_ids"]) <= 10 for p in USER_PROMPTS)  # short: every example carries one

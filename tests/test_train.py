@@ -166,14 +166,16 @@ def test_one_row_shares_the_opening_and_keeps_every_token():
     ids = torch.tensor([[5, 6, 7, 8, 9, 0], [5, 6, 3, 0, 0, 0], [5, 6, 7, 1, 2, 4]])
     batch = {"input_ids": ids, "attention_mask": (ids != 0).long()}
     row = one_row(batch, torch.float32)
-    assert row["input_ids"].tolist() == [[5, 6, 7, 8, 9, 3, 7, 1, 2, 4]]
-    assert row["position_ids"].tolist() == [[0, 1, 2, 3, 4, 2, 2, 3, 4, 5]]
+    # [5, 6] shared by all; [7] by rows 0 and 2 (a group: as posts after the replay row's system prompt parts)
+    assert row["input_ids"].tolist() == [[5, 6, 7, 8, 9, 1, 2, 4, 3]]
+    assert row["position_ids"].tolist() == [[0, 1, 2, 3, 4, 3, 4, 5, 2]]
     real = batch["attention_mask"].bool()
     assert torch.equal(row["input_ids"][0][row["where"]][real], ids[real])  # every real token, where `where` says
     sees = row["attention_mask"][0, 0] == 0
-    assert sees[6].tolist() == [True, True] + [False] * 4 + [True] + [False] * 3  # opening and itself, not row 0's rest
+    assert sees[5].tolist() == [True, True, True, False, False, True, False, False, False]  # openings and itself
+    assert sees[8].tolist() == [True, True] + [False] * 6 + [True]  # the shared opening and itself, not the group's
     assert not sees.triu(1).any()  # causal
-    assert one_row(batch, torch.float32, max_tokens=9) is None  # longer than allowed: the rows stay rows
+    assert one_row(batch, torch.float32, max_tokens=8) is None  # longer than allowed: the rows stay rows
     # rows that are all opening come once; one row, or rows that share nothing: None
     assert one_row({"input_ids": torch.tensor([[5, 6], [5, 6]])}, torch.float32)["input_ids"].tolist() == [[5, 6]]
     assert one_row({"input_ids": ids[:1]}, torch.float32) is None

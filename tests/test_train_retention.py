@@ -261,3 +261,42 @@ def test_knowledge_watch_stops_and_puts_back_the_last_adapter_that_still_knew(mo
     callback.on_train_end(None, state, control, model=model)
     torch.testing.assert_close(model.weight.detach(), snapshots[20])
     assert not torch.equal(model.weight.detach(), snapshots[40])
+
+
+def test_replay_every_second_batch_is_weighted_twice_there(tiny_model_dir, tmp_path):
+    """replay_every=2: the replay rows join batches 1, 3, ... only, weighted 2 x replay_share there (the same
+    objective in expectation); the loss logged is the posts' own on every batch."""
+    from transformers import AutoTokenizer, TrainingArguments
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    posts = pad_batch(build_examples([Post(p) for p in POSTS[:4]], tokenizer, "You are T.", 128), tokenizer.pad_token_id)
+    replay = pad_batch(replay_examples([{"prompt": "How do I relax?", "answer": "Take a walk and breathe slowly, then stretch."}],
+                                       tokenizer, 128), tokenizer.pad_token_id)
+    model = _peft(tiny_model_dir)
+    share = 0.25
+    with torch.no_grad():
+        posts_ce, replay_ce = _plain_ce(model, posts).item(), _plain_ce(model, replay).item()
+    trainer = post_token_trainer(0, share, 0.0, replay_every=2)(model=model, args=TrainingArguments(str(tmp_path), use_cpu=True, report_to="none"))
+    trainer.current_gradient_accumulation_steps = 1
+    totals, original = [], trainer.compute_loss
+
+    def compute_loss(m, inputs, **kw):
+        joined = "replay_rows" in inputs
+        loss = original(m, inputs, **kw)
+        totals.append((joined, loss.item()))
+        return loss
+
+    trainer.compute_loss = compute_loss
+    optimizer = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.0)  # weights kept: same losses each batch
+    logged = []
+    for _ in range(3):
+        batch = {k: v.clone() for k, v in posts.items()}
+        batch["replay"] = {k: v.clone() for k, v in replay.items()}
+        logged.append(trainer.training_step(model, batch, None).item())
+        optimizer.zero_grad()
+    assert [joined for joined, _ in totals] == [True, False, True]
+    assert totals[0][1] == pytest.approx((1 - share) * posts_ce + 2 * share * replay_ce, rel=1e-4)
+    assert totals[1][1] == pytest.approx((1 - share) * posts_ce, rel=1e-4)
+    assert logged == pytest.approx([posts_ce] * 3, rel=1e-4)
+    with pytest.raises(ConfigError, match="replay_every"):
+        TrainConfig(replay_every=0)

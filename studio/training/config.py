@@ -40,6 +40,9 @@ class TrainConfig(Settings):
     replay_chat: bool = field(default=True, metadata={"help": "Replay also the small-talk, feelings and opinion requests "
                                                        "(the register the persona should take over from the base); off = replay only "
                                                        "the task requests (advice, how-to, writing, planning, cooking, work, study)."})
+    replay_every: int = field(default=2, metadata={"help": "Replay rows join every Nth batch only, weighted N times there: the "
+                                                     "same mix in expectation at 1/N of the replay's cost (a replay row is "
+                                                     "longer than a post's)."})
     kl_weight: float = field(default=0.0, metadata={"help": "KL anchor: on the replay rows, add this weight x KL(base || persona) of the "
                                                         "next-token distribution (the base = the adapter off); 0 = off. Needs replay_share."})
     target_modules: str = field(default="all-linear", metadata={"help": "Layers that get adapters: 'all-linear' (every linear projection, found automatically) or names like 'q_proj,v_proj'."})
@@ -75,6 +78,7 @@ class TrainConfig(Settings):
         check(0 <= self.dropout < 1, f"dropout must be in [0, 1), got {self.dropout}.")
         check(0 <= self.lora_layers <= 1000, f"lora_layers must be between 0 (every layer) and 1000, got {self.lora_layers}.")
         check(0 <= self.replay_share < 1, f"replay_share must be in [0, 1) (a share of each batch), got {self.replay_share}; try 0.25.")
+        check(1 <= self.replay_every <= 64, f"replay_every must be between 1 (every batch) and 64, got {self.replay_every}.")
         check(0 <= self.kl_weight <= 100, f"kl_weight must be between 0 (off) and 100, got {self.kl_weight}; try 0.5.")
         check(not self.kl_weight or self.replay_share, "kl_weight needs replay rows: set replay_share above 0 (e.g. 0.25), or kl_weight to 0.")
         check(self.target_modules.strip() != "", "target_modules is empty: use 'all-linear' or names like 'q_proj,v_proj'.")

@@ -292,7 +292,8 @@ def _trainer(model, tokenizer, config: TrainConfig, examples: list, eval_example
         return pad_batch(batch, tokenizer.pad_token_id)
 
     rows = replay_rows(config.batch_size, config.replay_share) if replay else 0
-    trainer = post_token_trainer(config.max_batch_tokens, config.replay_share if rows else 0.0, config.kl_weight)(
+    trainer = post_token_trainer(config.max_batch_tokens, config.replay_share if rows else 0.0, config.kl_weight,
+                                 config.replay_every)(
         model=model, args=_training_args(config, output_dir, evaluate, quantized), train_dataset=examples,
         eval_dataset=eval_examples or None, callbacks=callbacks, optimizers=(_optimizer(model, config), None),
         data_collator=ReplayCollator(pad, replay, rows, config.seed) if rows else pad,

@@ -53,34 +53,58 @@ def split_batch(batch: dict, max_tokens: int) -> list[dict]:
     return [{key: value[rows][:, :lengths[rows[0]]] for key, value in batch.items()} for rows in parts]
 
 
+def _common(ids, rows: list[int], lengths: list[int]) -> int:
+    """How many leading tokens the rows `rows` of `ids` share (at most their shortest length)."""
+    shortest = min(lengths[r] for r in rows)
+    differs = (ids[rows, :shortest] != ids[rows[:1], :shortest]).any(dim=0).tolist() + [True]
+    return differs.index(True)
+
+
 def one_row(batch: dict, dtype: torch.dtype, max_tokens: int = ONE_ROW_TOKENS) -> dict | None:
-    """The rows of a right-padded batch as one row: the opening that all rows share comes once, then each
-    row's rest, which attends to that opening and to itself only (a 4D mask, `dtype`'s minimum where it
-    may not look), at the positions it has in its own row. Every row's tokens thus see exactly what they
-    see in the batch, and so get the same hidden states, from fewer tokens and no padding: in a training
-    example the shared opening is the chat markup and system prompt, a third of a short tweet's tokens.
-    `where[r, t]` is the index in the one row of row r's token t (0 at padding). None when nothing is
-    shared or the one row would be longer than `max_tokens`."""
+    """The rows of a right-padded batch as one row: the opening that all rows share comes once, then, for
+    each group of rows that go on sharing an opening (the posts' system prompt, where a replay row's differs),
+    the group's opening once, then each row's rest, which attends to those openings and to itself only (a 4D
+    mask, `dtype`'s minimum where it may not look), at the positions it has in its own row. Every row's tokens
+    thus see exactly what they see in the batch, and so get the same hidden states, from fewer tokens and no
+    padding: in a training example the shared opening is the chat markup and system prompt, a third of a short
+    tweet's tokens. `where[r, t]` is the index in the one row of row r's token t (0 at padding). None when
+    nothing is shared or the one row would be longer than `max_tokens`."""
     ids = batch["input_ids"]
     mask = batch.get("attention_mask")
     lengths = mask.sum(dim=1).tolist() if mask is not None else [ids.shape[1]] * len(ids)
-    shortest = min(lengths)
-    differs = (ids[:, :shortest] != ids[:1, :shortest]).any(dim=0).tolist() + [True]
-    shared = differs.index(True)
-    rests = [length - shared for length in lengths]
-    if len(ids) < 2 or not shared or shared + sum(rests) > max_tokens:
+    rows = list(range(len(ids)))
+    shared = _common(ids, rows, lengths)
+    if len(ids) < 2 or not shared:
         return None
-    starts = torch.tensor([shared + sum(rests[:r]) for r in range(len(ids))])
-    segment = torch.repeat_interleave(torch.arange(-1, len(ids)), torch.tensor([shared] + rests))
-    positions = torch.cat([torch.arange(shared)] + [torch.arange(shared, length) for length in lengths])
+    groups: dict[tuple, list[int]] = {}  # rows by their first token after the shared opening
+    for r in rows:
+        groups.setdefault(tuple(ids[r, shared:shared + 1].tolist()) if lengths[r] > shared else (r, "ends"), []).append(r)
+    pieces, segments, positions = [ids[0, :shared]], [torch.full((shared,), -1)], [torch.arange(shared)]
+    opening_of, where, start = {}, torch.zeros(ids.shape, dtype=torch.long), shared
+    for g, members in enumerate(groups.values()):
+        opening = _common(ids, members, lengths) if len(members) > 1 else shared
+        pieces.append(ids[members[0], shared:opening])
+        segments.append(torch.full((opening - shared,), -2 - g))
+        positions.append(torch.arange(shared, opening))
+        group_start, start = start, start + opening - shared
+        for r in members:
+            opening_of[r] = -2 - g
+            pieces.append(ids[r, opening:lengths[r]])
+            segments.append(torch.full((lengths[r] - opening,), r))
+            positions.append(torch.arange(opening, lengths[r]))
+            column = torch.arange(lengths[r])
+            where[r, :lengths[r]] = torch.where(column < shared, column, torch.where(
+                column < opening, group_start + column - shared, start + column - opening))
+            start += lengths[r] - opening
+    if start > max_tokens:
+        return None
+    segment = torch.cat(segments)
+    parent = torch.tensor([opening_of.get(int(s), int(s)) for s in segment])  # a row's tokens: its group's opening
     token = torch.arange(len(segment))
-    sees = (token[:, None] >= token[None, :]) & ((segment[:, None] == segment[None, :]) | (segment[None, :] == -1))
-    column = torch.arange(ids.shape[1])
-    where = torch.where(column < shared, column, starts[:, None] + column - shared)
-    where = where.masked_fill(column >= torch.tensor(lengths)[:, None], 0)
+    sees = (token[:, None] >= token[None, :]) & ((segment[None, :] == segment[:, None]) | (segment[None, :] == -1)
+                                                 | (segment[None, :] == parent[:, None]))
     device = ids.device
-    return {"input_ids": torch.cat([ids[0, :shared]] + [row[shared:length] for row, length in zip(ids, lengths)])[None],
-            "position_ids": positions[None].to(device), "where": where.to(device),
+    return {"input_ids": torch.cat(pieces)[None], "position_ids": torch.cat(positions)[None].to(device), "where": where.to(device),
             "attention_mask": torch.zeros(sees.shape, dtype=dtype).masked_fill_(~sees, torch.finfo(dtype).min)[None, None].to(device)}
 
 
@@ -234,10 +258,11 @@ def with_replay(inputs: dict, replay: dict) -> dict:
     return joined
 
 
-def post_token_trainer(max_batch_tokens: int = 0, replay_share: float = 0.0, kl_weight: float = 0.0):
+def post_token_trainer(max_batch_tokens: int = 0, replay_share: float = 0.0, kl_weight: float = 0.0, replay_every: int = 1):
     """A Trainer that runs the output layer only where the loss is taken (the post's tokens), trains
     inside `lean_lora`, runs a batch's rows as `one_row` (their shared opening once), and runs a batch
-    wider than `max_batch_tokens` in parts.
+    wider than `max_batch_tokens` in parts. With `replay_every` N > 1 the replay rows join every Nth batch
+    only, weighted N x replay_share there: the same objective in expectation, at 1/N of the replay's cost.
 
     The default forward computes logits (vocabulary-wide: 49k for SmolLM2) at every position, then
     throws away those of the system prompt, the user turn and the padding. Here the decoder's hidden
@@ -249,8 +274,11 @@ def post_token_trainer(max_batch_tokens: int = 0, replay_share: float = 0.0, kl_
     """
     from transformers import Trainer
 
+    replay_weight = replay_share * replay_every
+
     class PostTokenTrainer(Trainer):
         replay_terms: dict = {}  # the last training step's replay cross-entropy and KL (None without kl_weight)
+        batches = 0  # training batches seen (replay_every counts them)
 
         def train(self, *args, **kwargs):
             with lean_lora(self.model):
@@ -270,6 +298,9 @@ def post_token_trainer(max_batch_tokens: int = 0, replay_share: float = 0.0, kl_
 
         def _step(self, model, inputs, num_items_in_batch=None):
             replay = inputs.pop("replay", None) if replay_share else None
+            self.batches += 1
+            if (self.batches - 1) % replay_every:
+                replay = None
             if replay is not None and not kl_weight and has_fast_path(_causal_lm(model)):
                 joined = with_replay(inputs, replay)
                 if fits(joined, max_batch_tokens):  # posts and replay in one pass
@@ -282,8 +313,8 @@ def post_token_trainer(max_batch_tokens: int = 0, replay_share: float = 0.0, kl_
                 if num_items_in_batch is None:  # the Trainer's own default: a mean per batch, divided by the accumulation
                     num_items_in_batch = (inputs["labels"][:, 1:] != IGNORE_INDEX).sum() * self.current_gradient_accumulation_steps
                 loss = sum(super(PostTokenTrainer, self).training_step(model, part, num_items_in_batch) for part in parts)
-            if replay is None:
-                return loss
+            if replay is None:  # (posts weighted 1 - replay_share in compute_loss; logged: their own loss)
+                return loss / (1 - replay_share) if replay_share else loss
             super().training_step(model, {"replay": replay}, num_items_in_batch)  # its own backward
             return loss / (1 - replay_share)  # logged: the posts' own loss, as without replay
 
@@ -293,10 +324,10 @@ def post_token_trainer(max_batch_tokens: int = 0, replay_share: float = 0.0, kl_
                 total, ce, kl = replay_loss(model, replay, kl_weight)
                 self.replay_terms = {"ce": float(ce), "kl": None if kl is None else float(kl)}
                 self.loss_is_scaled_for_ga = True
-                loss = replay_share * total / self.current_gradient_accumulation_steps
+                loss = replay_weight * total / self.current_gradient_accumulation_steps
                 return (loss, {"loss": loss}) if return_outputs else loss
             if "replay_rows" in inputs:
-                loss = joined_loss(self, model, inputs, num_items_in_batch, replay_share)
+                loss = joined_loss(self, model, inputs, num_items_in_batch, replay_share, replay_weight)
                 return (loss, {"loss": loss}) if return_outputs else loss
             weight = 1 - replay_share if model.training else 1.0  # validation loss stays the posts' own
             causal_lm = _causal_lm(model)
@@ -316,8 +347,9 @@ def post_token_trainer(max_batch_tokens: int = 0, replay_share: float = 0.0, kl_
     return PostTokenTrainer
 
 
-def joined_loss(trainer, model, inputs: dict, num_items_in_batch, replay_share: float):
-    """The loss of posts and replay rows run in one pass (`with_replay`), each part weighted as in its own pass;
+def joined_loss(trainer, model, inputs: dict, num_items_in_batch, replay_share: float, replay_weight: float):
+    """The loss of posts and replay rows run in one pass (`with_replay`), each part weighted as in its own pass
+    (posts 1 - replay_share, replay rows `replay_weight`);
     sets the trainer's replay_terms and posts_share_of_loss (for the logged loss)."""
     rows = inputs.pop("replay_rows")
     causal_lm = _causal_lm(model)
@@ -330,7 +362,7 @@ def joined_loss(trainer, model, inputs: dict, num_items_in_batch, replay_share: 
     post_loss = post_loss / num_items_in_batch * world_size() if num_items_in_batch is not None else post_loss / max(posts, 1) / steps
     replay_ce = post_token_loss(hidden[posts:], weight, targets[posts:]) / max(len(targets) - posts, 1)
     trainer.replay_terms = {"ce": float(replay_ce.detach()), "kl": None}
-    loss = post_loss + replay_share * replay_ce / steps
+    loss = post_loss + replay_weight * replay_ce / steps
     trainer.loss_is_scaled_for_ga = True
     trainer.posts_share_of_loss = float(post_loss.detach() / loss.detach()) if float(loss.detach()) else 1.0
     return loss
