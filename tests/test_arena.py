@@ -24,7 +24,8 @@ from tests.conftest import POSTS
 def arena(tiny_model_dir, tmp_path_factory):
     registry = PersonaRegistry(tmp_path_factory.mktemp("personas"))
     for name, seed, posts in (("Alpha", 0, POSTS[:6]), ("Beta", 1, POSTS[2:])):
-        config = TrainConfig(base_model=str(tiny_model_dir), max_steps=12, learning_rate=2e-2, batch_size=4, seed=seed)
+        config = TrainConfig(base_model=str(tiny_model_dir), max_steps=12, learning_rate=2e-2, batch_size=4, seed=seed,
+                             replay_share=0.0)  # two voices of their own: no replay pulling both to the base's
         train_persona([Post(p) for p in posts], name, config, registry=registry)
     return registry, ChatEngine(str(tiny_model_dir))
 

@@ -38,7 +38,8 @@ LAYERS = (
     ("errors",),
     ("config", "files", "events"),
     ("ingest", "models"),
-    ("clean", "chat_format", "space"),
+    ("clean", "space"),
+    ("chat_format",),  # asks each post in its own script (studio.clean.text)
     ("persona",),
     ("catalog",),
     ("chat", "serve"),
