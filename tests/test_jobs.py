@@ -1,8 +1,9 @@
-"""Training jobs in their own process: progress file, SIGKILL + resume, cancel, queue; early stopping; methods."""
+"""Training jobs in their own process: progress file, SIGKILL + resume (past a checkpoint the kill cut short), cancel, queue; early stopping; methods."""
 
 import json
 import math
 import os
+import shutil
 import signal
 import time
 
@@ -10,6 +11,7 @@ import pytest
 
 from studio.training import jobs
 from studio.clean import CleanConfig, clean_posts
+from studio.training.checkpoints import newest_checkpoint
 from studio.training.config import TrainConfig
 from studio.ingest import Post
 from studio.errors import PersonaError
@@ -58,6 +60,11 @@ def test_sigkill_leaves_registry_unchanged_and_resume_reaches_the_same_final_ste
     assert PersonaRegistry().list() == [] and not (PersonaRegistry().root / "killed").exists()
     assert job.resumable() and (job.dir / "log.txt").exists()
     killed_at = last_step(job)
+    newest = newest_checkpoint(job.dir / "checkpoints")
+    partial = newest.parent / "checkpoint-59"  # a save the kill cut short: no trainer_state.json, optimizer half-written
+    shutil.copytree(newest, partial)
+    (partial / "trainer_state.json").unlink()
+    (partial / "optimizer.pt").write_bytes(b"")
 
     jobs.launch(job, resume=True)
     wait_for(lambda: job.status()["status"] in ("done", "failed"), timeout=300, what="the resumed run")

@@ -27,6 +27,7 @@ from pathlib import Path
 from filelock import FileLock
 
 from studio.clean import CleanConfig, CleanReport
+from studio.training.checkpoints import newest_checkpoint
 from studio.training.config import TrainConfig
 from studio.config import env_count, personas_dir
 from studio.errors import PersonaError
@@ -101,7 +102,7 @@ class Job:
             p.unlink(missing_ok=True)
 
     def resumable(self) -> bool:
-        return self.status()["status"] in ("interrupted", "cancelled", "failed") and any((self.dir / "checkpoints").glob("checkpoint-*"))
+        return self.status()["status"] in ("interrupted", "cancelled", "failed") and newest_checkpoint(self.dir / "checkpoints") is not None
 
 
 def list_jobs() -> list[Job]:

@@ -25,6 +25,7 @@ from studio.persona.card import write_card
 from studio.persona.consent import make_consent
 from studio.clean import CleanConfig, CleanReport, clean_posts, split_posts
 from studio.clean.sources import split_counts
+from studio.training.checkpoints import drop_partial_checkpoints, newest_checkpoint
 from studio.training.config import TrainConfig
 from studio.training.replay import ReplayCollator, base_answers, replay_examples, replay_rows
 from studio.chat_format import build_examples, default_system_prompt, ensure_chat_template, pad_batch, system_note
@@ -192,7 +193,7 @@ def train_persona(
         emit(StartEvent(event=START, total=trainer.args.max_steps if trainer.args.max_steps > 0 else None,
                         train_posts=len(train_posts), validation_posts=len(validation_posts),
                         method=_method(config, quantized), device=_device()))
-        _fit(trainer, resume=bool(resume and checkpoint_dir and any(Path(checkpoint_dir).glob("checkpoint-*"))))
+        _fit(trainer, checkpoint_dir if resume else None)
     seconds = time.perf_counter() - started
     metrics = _metrics(trainer.state, seconds, _method(config, quantized))
     persona = Persona(name=name.strip(), slug=slug, base_model=ref.to_json(), system_prompt=system_prompt,
@@ -302,12 +303,15 @@ def _trainer(model, tokenizer, config: TrainConfig, examples: list, eval_example
     return trainer
 
 
-def _fit(trainer, resume: bool) -> None:
-    """Train, from the newest checkpoint in the output folder when `resume`."""
+def _fit(trainer, resume_from: Path | None) -> None:
+    """Train, from the newest complete checkpoint in `resume_from` when there is one."""
     import torch
 
+    if resume_from and is_main():
+        drop_partial_checkpoints(resume_from)  # a run killed while saving
+    start = newest_checkpoint(resume_from) if resume_from else None
     try:
-        trainer.train(resume_from_checkpoint=True if resume else None)
+        trainer.train(resume_from_checkpoint=str(start) if start else None)
     except torch.OutOfMemoryError as exc:
         raise ModelError("Out of memory while training: lower batch_size or max_length, or use a smaller base model.") from exc
 
