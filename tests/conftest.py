@@ -18,15 +18,15 @@ KOUME_CSV = FIXTURES / "koume-dayuu-tweets.csv"
 def _user_folders(tmp_path, monkeypatch):
     """Every test gets its own registry; nothing touches the user's personas/ or the network."""
     monkeypatch.setenv("PERSONAS_DIR", str(tmp_path / "personas"))
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("STUDIO_EVALUATE", "0")  # no evaluation after each training unless a test asks (evaluate=True)
 
 
 @pytest.fixture(scope="session", autouse=True)
 def _session_cache(tmp_path_factory):
-    """One model cache for the session (the bundled model is converted at most once per run)."""
+    """One model cache for the session (the bundled model is converted at most once per run); nothing reaches
+    the network, and no evaluation runs after a training unless a test asks (evaluate=True). Session-wide,
+    so that module-scoped fixtures that train see it too."""
     cache = os.environ.get("STUDIO_TEST_CACHE") or str(tmp_path_factory.mktemp("cache"))
-    os.environ["STUDIO_CACHE"] = cache
+    os.environ.update(STUDIO_CACHE=cache, HF_HUB_OFFLINE="1", STUDIO_EVALUATE="0")
     yield
 
 

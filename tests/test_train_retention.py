@@ -187,6 +187,20 @@ def test_replay_answers_cached_per_base_model(tiny_model_dir):
     assert cache_path({**key, "spec": "another-base"}) != path
 
 
+def test_the_bundled_models_answers_ship_and_are_current():
+    """A first training on the bundled model reads its answers from replay_cache/ (85-111 s to write on 2 cores)."""
+    from studio.models import resolve_base
+    from studio.training.replay import SHIPPED_DIR
+
+    key = resolve_base("bundled").to_json()
+    shipped = SHIPPED_DIR / cache_path(key).name
+    assert shipped.is_file(), "replay.json or the replay's decoding changed: run python bench/replay_answers.py"
+    answers = json.loads(shipped.read_text(encoding="utf-8"))["answers"]
+    assert len(answers) >= 0.95 * len(prompts()) and {a["id"] for a in answers} <= {p["id"] for p in prompts()}
+    assert base_answers(None, None, key) == answers and not cache_path(key).exists()  # read in place, no model needed
+    assert len(list(SHIPPED_DIR.iterdir())) == 1  # no stale file beside it
+
+
 def test_probe_during_training_by_default(tiny_model_dir):
     config = TrainConfig(base_model=str(tiny_model_dir), max_steps=TrainConfig().probe_steps, batch_size=4)
     assert config.probe_steps > 0 and config.probe_stop_drop > 0

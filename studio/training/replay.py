@@ -6,7 +6,9 @@ advice, how-to, short writing, opinions, planning, cooking, small talk, feelings
 quiz question, so they stay disjoint from the knowledge probe (studio/evaluation/probe.json), which
 thus measures retention on what training never saw. The answers are generated once per base model
 (greedy, the evaluation's decoder, a neutral system prompt) and cached under studio.config.cache_dir(),
-keyed by the base model, the prompt file's hash and the decoding settings.
+keyed by the base model, the prompt file's hash and the decoding settings. The bundled model's answers ship
+with the studio (replay_cache/, same key): they take 85 s to write on a 2-core CPU, before a first training's
+first step (`python bench/replay_answers.py` writes them again after replay.json changes).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from studio.config import cache_dir
 from studio.files import write_json
 
 REPLAY_FILE = Path(__file__).with_name("replay.json")
+SHIPPED_DIR = Path(__file__).with_name("replay_cache")
 REPLAY_SYSTEM = "You are a helpful assistant."
 """Neutral, not the persona's: replay rows teach 'the base model's answers stay as they were', which the
 persona's own prompt should not be tied to."""
@@ -58,8 +61,9 @@ def base_answers(model, tokenizer, base_key: dict) -> list[dict]:
     """[{"id", "lang", "prompt", "answer"}] for every replay prompt: from the cache when this base model's
     answers are there (the model is not used then), else generated greedily and cached atomically."""
     path = cache_path(base_key)
-    if path.is_file():
-        return json.loads(path.read_text(encoding="utf-8"))["answers"]
+    for cached in (path, SHIPPED_DIR / path.name):
+        if cached.is_file():
+            return json.loads(cached.read_text(encoding="utf-8"))["answers"]
     from studio.evaluation.generate import eval_settings, generate
 
     asked = prompts()

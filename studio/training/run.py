@@ -238,7 +238,8 @@ def _replay(model, tokenizer, ref, config: TrainConfig) -> list:
     """The replay examples (the base model's cached answers), none when replay_share is 0."""
     if not config.replay_share:
         return []
-    answers = base_answers(model, tokenizer, {**ref.to_json(), "path": str(ref.path)})
+    key = ref.to_json() if ref.revision else {**ref.to_json(), "path": str(ref.path)}  # a revision names the weights
+    answers = base_answers(model, tokenizer, key)
     return replay_examples(answers, tokenizer, config.max_length, chat=config.replay_chat)
 
 
