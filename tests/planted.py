@@ -11,7 +11,8 @@ from tests.persona_fixtures import CONSENT, copy_in
 
 
 def memorising_adapter(model_dir, sequences: list[tuple[list[int], list[int]]], steps: int = 150, lr: float = 5e-3):
-    """(model, tokenizer-free) PeftModel trained on each (prompt ids, answer ids) until it gives the answers:
+    """(model, tokenizer-free) PeftModel trained on each (prompt ids, answer ids) until it gives the answers
+    (the loss under 0.005, at most `steps` steps):
     the loss is on the answer tokens only. Returns the model in eval mode; asserts it learnt them."""
     import torch
     from peft import LoraConfig, get_peft_model
@@ -29,12 +30,14 @@ def memorising_adapter(model_dir, sequences: list[tuple[list[int], list[int]]], 
     inner = model.get_base_model()  # its lm_head is the LoRA-wrapped one
     scored = labels[:, 1:] != -100  # logits only where an answer token is predicted: the 49k-token head is most of a step
     model.train()
-    for _ in range(steps):
+    for _ in range(steps):  # until learnt: at lr 5e-3 the loss is under 0.005 by about step 150 (0.6 s a step on 2 cores)
         hidden = inner.model(input_ids=ids, attention_mask=mask).last_hidden_state[:, :-1][scored]
         loss = torch.nn.functional.cross_entropy(inner.lm_head(hidden).float(), labels[:, 1:][scored])
         loss.backward()
         optimiser.step()
         optimiser.zero_grad()
+        if float(loss.detach()) < 0.005:
+            break
     model.eval()
     assert float(loss.detach()) < 0.05, f"the adapter did not learn the sequences (loss {float(loss.detach()):.3f})"
     return model
