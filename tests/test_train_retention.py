@@ -197,7 +197,7 @@ def test_the_bundled_models_answers_ship_and_are_current():
     assert shipped.is_file(), "replay.json or the replay's decoding changed: run python bench/replay_answers.py"
     answers = json.loads(shipped.read_text(encoding="utf-8"))["answers"]
     assert len(answers) >= 0.95 * len(prompts()) and {a["id"] for a in answers} <= {p["id"] for p in prompts()}
-    assert base_answers(None, None, key) == answers and not cache_path(key).exists()  # read in place, no model needed
+    assert base_answers(None, None, key) == answers  # read without a model
     assert len(list(SHIPPED_DIR.iterdir())) == 1  # no stale file beside it
 
 
