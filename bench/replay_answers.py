@@ -7,9 +7,7 @@ Prints what a first training on the bundled model would spend writing them witho
 
 from __future__ import annotations
 
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -19,20 +17,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 def main() -> None:
     from studio.files import write_json
     from studio.models import load_model, load_tokenizer, resolve_base
-    from studio.training.replay import SHIPPED_DIR, base_answers, cache_path
+    from studio.training.replay import SHIPPED_DIR, cache_path, generate_answers
 
     ref = resolve_base("bundled")
     tokenizer, model = load_tokenizer(ref), load_model(ref)
     key = ref.to_json()
-    for old in SHIPPED_DIR.glob("*.json"):
-        old.unlink()  # one shipped file: the current key's
-    with tempfile.TemporaryDirectory() as scratch:
-        os.environ["STUDIO_CACHE"] = scratch
-        started = time.perf_counter()
-        answers = base_answers(model, tokenizer, key)
-        seconds = time.perf_counter() - started
-        target = SHIPPED_DIR / cache_path(key).name
-    write_json(target, {"base": key, "answers": answers}, indent=1)
+    started = time.perf_counter()
+    answers = generate_answers(model, tokenizer)
+    seconds = time.perf_counter() - started
+    target = write_json(SHIPPED_DIR / cache_path(key).name, {"base": key, "answers": answers}, indent=1)
+    for stale in SHIPPED_DIR.glob("*.json"):
+        if stale != target:
+            stale.unlink()  # one shipped file, the current key's, removed only once the new one is written
     print(f"{len(answers)} answers in {seconds:.0f} s (what a first training on the bundled model saves) -> {target}")
 
 

@@ -7,7 +7,7 @@ quiz question, so they stay disjoint from the knowledge probe (studio/evaluation
 thus measures retention on what training never saw. The answers are generated once per base model
 (greedy, the evaluation's decoder, a neutral system prompt) and cached under studio.config.cache_dir(),
 keyed by the base model, the prompt file's hash and the decoding settings. The bundled model's answers ship
-with the studio (replay_cache/, same key): they take 85 s to write on a 2-core CPU, before a first training's
+with the studio (replay_cache/, same key): they take 85-111 s to write on a 2-core CPU, before a first training's
 first step (`python bench/replay_answers.py` writes them again after replay.json changes).
 """
 
@@ -58,22 +58,27 @@ def trim(answer: str) -> str:
 
 
 def base_answers(model, tokenizer, base_key: dict) -> list[dict]:
-    """[{"id", "lang", "prompt", "answer"}] for every replay prompt: from the cache when this base model's
-    answers are there (the model is not used then), else generated greedily and cached atomically."""
+    """[{"id", "lang", "prompt", "answer"}] for every replay prompt: from the cache or the shipped answers when
+    this base model's are there (the model is not used then), else generated and cached atomically."""
     path = cache_path(base_key)
     for cached in (path, SHIPPED_DIR / path.name):
         if cached.is_file():
             return json.loads(cached.read_text(encoding="utf-8"))["answers"]
+    answers = generate_answers(model, tokenizer)
+    write_json(path, {"base": base_key, "answers": answers}, indent=1)
+    return answers
+
+
+def generate_answers(model, tokenizer) -> list[dict]:
+    """The model's greedy answers to every replay prompt (the evaluation's decoder), empty ones left out."""
     from studio.evaluation.generate import eval_settings, generate
 
     asked = prompts()
     chats = [chat_messages(REPLAY_SYSTEM, p["prompt"]) for p in asked]
     replies = generate(model, tokenizer, chats, [BASE_ADAPTER if hasattr(model, "peft_config") else None] * len(chats),
                        eval_settings(REPLAY_TOKENS), batch_size=32)
-    answers = [{"id": p["id"], "lang": p["lang"], "prompt": p["prompt"], "answer": trim(r)}
-               for p, r in zip(asked, replies) if trim(r)]
-    write_json(path, {"base": base_key, "answers": answers}, indent=1)
-    return answers
+    return [{"id": p["id"], "lang": p["lang"], "prompt": p["prompt"], "answer": trim(r)}
+            for p, r in zip(asked, replies) if trim(r)]
 
 
 CHAT_TOPICS = frozenset({"smalltalk", "feelings", "opinion"})
