@@ -39,7 +39,7 @@ class Workload:
     max_length: int = 256
     max_batch_tokens: int = 512
     rank: int = 8
-    lora_layers: int = 10
+    lora_layers: int = 6
 
     def tokens(self) -> int:  # in one forward pass: the batch, or one part of it when the batch is split
         whole = self.batch_size * self.max_length

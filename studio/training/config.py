@@ -30,7 +30,7 @@ class TrainConfig(Settings):
     alpha: int = field(default=0, metadata={"help": "LoRA alpha: scale of the update; 0 = 2 x rank."})
     dropout: float = field(default=0.0, metadata={"help": "Dropout on the LoRA input. Off by default: measured here, 0.05 "
                                                    "gave the same validation loss and cost ~17 % more time and memory."})
-    lora_layers: int = field(default=10, metadata={"help": "LoRA only on the top N decoder layers (the lower ones stay the base model's, "
+    lora_layers: int = field(default=6, metadata={"help": "LoRA only on the top N decoder layers (the lower ones stay the base model's, "
                                                      "and the backward pass stops there: cheaper steps); 0 = every layer."})
     rslora: bool = field(default=False, metadata={"help": "rsLoRA: scale the update by alpha / sqrt(rank) instead of alpha / rank "
                                                    "(steadier at high ranks)."})
