@@ -105,3 +105,19 @@ def test_the_y_axis_says_which_style_measure_it_shows():
     discriminator_only = plot_update(points[points["version"] != "v1"])
     assert discriminator_only.y_title == Y_TITLE and discriminator_only.y_lim == [-0.02, 0.57]
     assert discriminator_only.color_map == {"v3 (current)": "#d62728", "v2": "#1f77b4", "base model": "#7f7f7f"}
+
+
+def test_a_refresh_keeps_the_version_picked_and_restoring_the_current_one_is_refused():
+    import pytest
+
+    from studio.ui import personas_tab
+
+    plant_versions(PersonaRegistry())
+    refs = [ref for _, ref in personas_tab.details("ann")[2].choices]
+    assert personas_tab.details("ann")[2].value == refs[0]  # nothing picked: the current version
+    assert personas_tab.details("ann", refs[2])[2].value == refs[2]  # a late refresh keeps the pick
+    assert personas_tab.refresh("ann", refs[1])[5].value == refs[1]
+    assert personas_tab.details("ann", "someone-else@v1")[2].value == refs[0]  # another persona's pick is dropped
+    with pytest.raises(Exception, match="v3 is already the current version of 'ann'"):
+        personas_tab.restore("ann", refs[0])
+    assert PersonaRegistry().get("ann").version == 3

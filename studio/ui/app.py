@@ -29,12 +29,12 @@ def build_ui() -> gr.Blocks:
             with gr.Tab("3. Chat", id="chat") as chat:
                 targets = chat_tab.build(trained)
             with gr.Tab("4. Personas", id="personas") as personas:
-                selected, listing = personas_tab.build()
+                selected, version, listing = personas_tab.build()
             with gr.Tab("5. Real or bot?", id="real-or-bot"):
                 real_or_bot_tab.build()  # the page alone, for judges: python app.py --real-or-bot NAME
         # the registry may change from the CLI or another browser tab: refresh on page load and tab switch
         gr.on([demo.load, chat.select], chat_tab.refresh, targets, targets)
-        gr.on([demo.load, personas.select], personas_tab.refresh, selected, listing)
+        gr.on([demo.load, personas.select], personas_tab.refresh, [selected, version], listing)
         # last: every handler above that manages (the owner's tabs, a pane's "save as default") checks the caller
         access.protect(demo, [data, train, personas], actions=[chat_tab.save_default], status=status)
     demo.queue(default_concurrency_limit=1)

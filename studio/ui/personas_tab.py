@@ -48,19 +48,22 @@ def _versions(slug: str | None) -> list[tuple[str, str]]:
              version_ref(p.base_slug, p.version)) for i, p in enumerate(versions)]
 
 
-def refresh(selected: str | None = None):
-    """Table, broken folders, the selection (kept when it still exists) and its details."""
+def refresh(selected: str | None = None, version: str | None = None):
+    """Table, broken folders, the selection and the version picked (each kept while it still exists), and details."""
     slugs = [p.slug for p in PersonaRegistry().list()]
     selected = selected if selected in slugs else (slugs[0] if slugs else None)
-    return (table(), problems_text(), gr.Dropdown(choices=slugs, value=selected), *details(selected))
+    return (table(), problems_text(), gr.Dropdown(choices=slugs, value=selected), *details(selected, version))
 
 
-def details(slug: str | None):
-    """Report, model card preview, the version choices of one persona, and its versions side by side."""
-    return (*_details(slug), *versions_view.show(slug))
+def details(slug: str | None, version: str | None = None):
+    """Report, model card preview, the version choices of one persona, and its versions side by side.
+
+    A version the user picked stays picked: the page refreshes on load and on tab switch, and a late
+    refresh must not swap the user's pick back to the current version under their click."""
+    return (*_details(slug, version), *versions_view.show(slug))
 
 
-def _details(slug: str | None):
+def _details(slug: str | None, version: str | None = None):
     if not slug:
         return "No persona selected. Train one in the Train tab, import a .zip or pull one from the Hub.", "", gr.Dropdown(choices=[], value=None)
     try:
@@ -69,7 +72,9 @@ def _details(slug: str | None):
         return str(exc), "", gr.Dropdown(choices=[], value=None)
     preview = str(card.build_card(persona)).split("---", 2)[-1]
     choices = _versions(slug)
-    return describe(persona, full_evaluation=False), preview, gr.Dropdown(choices=choices, value=choices[0][1] if choices else None)
+    refs = [ref for _, ref in choices]
+    picked = version if version in refs else (refs[0] if refs else None)
+    return describe(persona, full_evaluation=False), preview, gr.Dropdown(choices=choices, value=picked)
 
 
 def _done(message: str, selected: str | None):
@@ -96,7 +101,10 @@ def restore(slug: str, ref: str):
     number = parse_ref(ref)[1]
     if number is None:
         raise PersonaError("Choose a version to restore.")
-    persona = PersonaRegistry().restore(_need(slug), number)
+    current = PersonaRegistry().get(_need(slug))
+    if number == current.version:
+        raise PersonaError(f"v{number} is already the current version of {current.slug!r}: choose an earlier version to restore.")
+    persona = PersonaRegistry().restore(current.slug, number)
     return _done(f"{persona.slug} is now v{persona.version}; the version it replaced is kept.", persona.slug)
 
 
@@ -223,8 +231,8 @@ def build() -> tuple[gr.Dropdown, list]:
             pull_button = gr.Button("Pull", elem_id="personas-pull")
 
     listing = [grid, broken, selected, report, preview, version, *side_by_side]
-    refresh_button.click(refresh, selected, listing)
-    selected.change(details, selected, [report, preview, version, *side_by_side])
+    refresh_button.click(refresh, [selected, version], listing)
+    selected.change(details, [selected, version], [report, preview, version, *side_by_side])
     selected.change(gate_view.consent_line, selected, consent)
     selected.change(gate_view.gate_report, selected, gate_report)
     save_consent.click(gate_view.save_consent, [selected, agreed, statement], consent)
@@ -238,4 +246,4 @@ def build() -> tuple[gr.Dropdown, list]:
     import_button.click(import_file, [upload, import_name, import_base, import_overwrite], outputs)
     push_button.click(push, [selected, repo, private, token, force, reason], [status, gate_report, *listing])
     pull_button.click(pull, [pull_repo, pull_name, pull_base, token], outputs)
-    return selected, listing
+    return selected, version, listing
