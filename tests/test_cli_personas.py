@@ -54,6 +54,7 @@ def test_manage_a_persona_from_the_cli(capsys, tiny_persona, tmp_path):
     (["rename", "nobody", "x"], "No persona named"),
     (["restore", "tiny"], "Say which version: NAME@vN"),
     (["restore", "tiny@v9"], "has no version v9"),
+    (["restore", "tiny@v1"], "already the current version"),
     (["delete", "tiny@v1"], "current version"),
     (["import", "missing.zip"], "not a .zip"),
     (["push", "tiny", "--repo", "alice/x"], "No Hugging Face token"),

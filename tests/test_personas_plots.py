@@ -108,6 +108,7 @@ def test_the_y_axis_says_which_style_measure_it_shows():
 
 
 def test_a_refresh_keeps_the_version_picked_and_restoring_the_current_one_is_refused():
+    import gradio as gr
     import pytest
 
     from studio.ui import personas_tab
@@ -118,6 +119,6 @@ def test_a_refresh_keeps_the_version_picked_and_restoring_the_current_one_is_ref
     assert personas_tab.details("ann", refs[2])[2].value == refs[2]  # a late refresh keeps the pick
     assert personas_tab.refresh("ann", refs[1])[5].value == refs[1]
     assert personas_tab.details("ann", "someone-else@v1")[2].value == refs[0]  # another persona's pick is dropped
-    with pytest.raises(Exception, match="v3 is already the current version of 'ann'"):
+    with pytest.raises(gr.Error, match="v3 is already the current version of 'ann'"):
         personas_tab.restore("ann", refs[0])
     assert PersonaRegistry().get("ann").version == 3

@@ -44,6 +44,8 @@ def test_restore_and_delete_version(tmp_path):
     assert (restored.adapter_dir / "adapter_model.safetensors").read_bytes() == b"one"
     assert [(p.version, p.system_prompt) for p in registry.versions("koume")] == [(1, "one"), (2, "two")]
     assert registry.get("koume").version == 1 and registry.get("koume@v2").system_prompt == "two"
+    with pytest.raises(PersonaError, match="v1 is already the current version of 'koume'"):
+        registry.restore("koume", 1)  # refused, not reported as a change
     with pytest.raises(PersonaError, match="current version"):
         registry.delete_version("koume", 1)
     registry.delete("koume@v2")

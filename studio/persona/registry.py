@@ -333,8 +333,9 @@ class PersonaRegistry:
         """Make version `number` the current one; the current one becomes an earlier version again."""
         with self.lock():
             current = self.get(parse_ref(name)[0])
-            if number == current.version:
-                return current
+            if number == current.version:  # refused, not a silent no-op: "is now vN" would claim a change
+                raise PersonaError(f"v{number} is already the current version of {current.slug!r}: "
+                                   f"choose an earlier version to restore (python -m studio versions {current.slug}).")
             self.get_version(current.slug, number)  # a clear message when it does not exist
             staging = self.root / f".restore-{current.slug}-{uuid.uuid4().hex[:8]}"
             os.replace(current.path / VERSIONS / str(number), staging)

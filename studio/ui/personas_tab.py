@@ -101,10 +101,7 @@ def restore(slug: str, ref: str):
     number = parse_ref(ref)[1]
     if number is None:
         raise PersonaError("Choose a version to restore.")
-    current = PersonaRegistry().get(_need(slug))
-    if number == current.version:
-        raise PersonaError(f"v{number} is already the current version of {current.slug!r}: choose an earlier version to restore.")
-    persona = PersonaRegistry().restore(current.slug, number)
+    persona = PersonaRegistry().restore(_need(slug), number)  # restoring the current version is refused there
     return _done(f"{persona.slug} is now v{persona.version}; the version it replaced is kept.", persona.slug)
 
 
@@ -167,7 +164,7 @@ def pull(repo: str, name: str, base: str, token: str):
     return _done(f"Pulled {repo} as {persona.slug}. It is in the Chat tab now.", persona.slug)
 
 
-def build() -> tuple[gr.Dropdown, list]:
+def build() -> tuple[gr.Dropdown, gr.Dropdown, list]:
     """The tab's components; returns the selector and what `refresh` updates, so the app can refresh them."""
     gr.Markdown("All personas in the registry. Chat with an earlier version as `NAME@vN` in the Chat tab or the CLI.")
     with gr.Row():
