@@ -51,19 +51,25 @@ def prompt_ids(tokenizer, messages: list[dict] | str | list[int]) -> list[int]:
     return list(tokenizer(render_chat(tokenizer, messages), add_special_tokens=False)["input_ids"])
 
 
-def adapter_kwargs(model, adapters: list[str | None]) -> dict:
-    """PEFT's per-row `adapter_names` for a PeftModel; None rows run its active adapter (the Trainer's model
-    during training). Nothing for a plain model, or when every row runs the model as it is."""
-    if not hasattr(model, "peft_config") or all(a is None for a in adapters):
-        return {}
-    active = model.active_adapter if isinstance(model.active_adapter, str) else model.active_adapters[0]
-    return {"adapter_names": [a or active for a in adapters]}
+def mixes_adapters(model) -> bool:
+    """Whether rows of different adapters can share one forward pass (PEFT's per-row `adapter_names`): not
+    with DoRA, which PEFT refuses there, so `generate_rows` then runs one adapter at a time."""
+    return not any(getattr(c, "use_dora", False) for c in (getattr(model, "peft_config", None) or {}).values())
 
 
 def peft_route(model) -> Callable[[list, dict], contextlib.AbstractContextManager]:
-    """The default routing of `generate_rows`: `adapter_kwargs` added to the generate call."""
+    """The default routing of `generate_rows` (and of the held-out loss): rows that all run the model as it is
+    (None, or its active adapter) need nothing; all BASE_ADAPTER: the adapters off; a mix: PEFT's per-row
+    `adapter_names` (None rows run the active adapter: the Trainer's model during training)."""
     def route(names: list, kwargs: dict):
-        kwargs.update(adapter_kwargs(model, names))
+        if not hasattr(model, "peft_config"):
+            return contextlib.nullcontext()
+        active = model.active_adapter if isinstance(model.active_adapter, str) else model.active_adapters[0]
+        if set(names) <= {None, active}:
+            return contextlib.nullcontext()
+        if set(names) == {BASE_ADAPTER}:
+            return model.disable_adapter()
+        kwargs["adapter_names"] = [a or active for a in names]
         return contextlib.nullcontext()
     return route
 
@@ -76,6 +82,8 @@ def generate_rows(model, tokenizer, rows: list[Prompt], route=None, stops: list[
     the chat engine passes its own: fused LoRA deltas, adapters off, one active adapter).
     `stops[i]`: events that end row i early; `on_step`: called with every row's text after each step;
     `fast_draw`: RowSampler's top-k draw (the same distribution; see studio.chat.sampling)."""
+    if len({r.adapter for r in rows}) > 1 and not mixes_adapters(model):
+        return _one_adapter_at_a_time(model, tokenizer, rows, route, stops, on_step, fast_draw)
     import torch
     from transformers import GenerationConfig as HFGenerationConfig
     from transformers import LogitsProcessorList, StoppingCriteriaList
@@ -96,3 +104,22 @@ def generate_rows(model, tokenizer, rows: list[Prompt], route=None, stops: list[
     with (route or peft_route(model))([r.adapter for r in rows], kwargs):
         model.generate(**kwargs)
     return streamer.texts()
+
+
+def _one_adapter_at_a_time(model, tokenizer, rows: list[Prompt], route, stops, on_step, fast_draw) -> list[str]:
+    """`generate_rows` for a model whose adapters cannot share a batch: one `generate` per adapter, in turn
+    (each row's own seed and settings, so the same replies; a pane streams once the panes before it are done)."""
+    texts = [""] * len(rows)
+    for adapter in dict.fromkeys(r.adapter for r in rows):
+        picked = [i for i, r in enumerate(rows) if r.adapter == adapter]
+
+        def step(part: list[str], picked=picked):
+            for i, text in zip(picked, part):
+                texts[i] = text
+            on_step(list(texts))
+
+        replies = generate_rows(model, tokenizer, [rows[i] for i in picked], route,
+                                [stops[i] for i in picked] if stops else None, step if on_step else None, fast_draw)
+        for i, text in zip(picked, replies):
+            texts[i] = text
+    return texts

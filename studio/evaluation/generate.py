@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 
 from studio.chat.config import GenerationConfig
-from studio.chat.generate import Prompt, adapter_kwargs, generate_rows, prompt_ids
+from studio.chat.generate import Prompt, generate_rows, peft_route, prompt_ids
 from studio.chat_format import IGNORE_INDEX, build_examples, pad_batch
 
 
@@ -83,7 +83,8 @@ def held_out_loss(model, tokenizer, texts: list[str], system_prompt: str, adapte
             width = labels.shape[1]
             first = min(e["labels"].index(next(x for x in e["labels"] if x != IGNORE_INDEX)) for e in chunk)
             keep = width - first + 1  # logits at positions first-1 .. width-1 predict tokens first .. width
-            logits = model(**batch, logits_to_keep=keep, **adapter_kwargs(model, [adapter] * len(chunk))).logits
+            with peft_route(model)([adapter] * len(chunk), batch):
+                logits = model(**batch, logits_to_keep=keep).logits
             target = labels[:, width - keep + 1:]
             total += float(torch.nn.functional.cross_entropy(logits[:, :-1].float().reshape(-1, logits.shape[-1]),
                                                              target.reshape(-1), ignore_index=IGNORE_INDEX, reduction="sum"))
