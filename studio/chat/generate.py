@@ -62,7 +62,7 @@ def peft_route(model) -> Callable[[list, dict], contextlib.AbstractContextManage
     (None, or its active adapter) need nothing; all BASE_ADAPTER: the adapters off; a mix: PEFT's per-row
     `adapter_names` (None rows run the active adapter: the Trainer's model during training)."""
     def route(names: list, kwargs: dict):
-        if not hasattr(model, "peft_config"):
+        if not hasattr(model, "peft_config") or all(a is None for a in names):
             return contextlib.nullcontext()
         active = model.active_adapter if isinstance(model.active_adapter, str) else model.active_adapters[0]
         if set(names) <= {None, active}:
