@@ -88,3 +88,18 @@ def test_a_post_without_parent_is_asked_in_its_own_language_on_prompts_the_evalu
     asked = {key(p) for pool in POOLS.values() for p in pool}
     assert all(key(p) not in asked for p in USER_PROMPTS)  # style is measured on prompts training never saw
     assert all(len(tokenizer(p)["input_ids"]) <= 10 for p in USER_PROMPTS)  # short: every example carries one
+
+
+def test_default_system_prompt_names_how_they_write_in_their_language():
+    from studio.chat_format import default_system_prompt
+
+    assert default_system_prompt("Andre") == default_system_prompt("Andre", []) == "You are Andre."
+    tweets = ["shipping a tiny css fix today", "who else is still on node 18?", "coffee first, then code"]
+    assert default_system_prompt("Andre", tweets) == "You are Andre. Reply like one of your posts: one short, casual line."
+    essays = ["A long paragraph about the state of the web. " * 5] * 3
+    assert default_system_prompt("Ann", essays) == "You are Ann. Reply like one of your posts: in your own words and length."
+    plain = ["今日は雨だった。", "ラーメン食べた！", "明日も仕事かー"]
+    polite = ["今日は雨でした。", "ラーメンを食べました！", "明日も仕事です。"]
+    assert default_system_prompt("小梅", plain) == "あなたは小梅です。いつもの投稿のように、短い一言で、普通体で返してください。"
+    assert default_system_prompt("小梅", polite) == "あなたは小梅です。いつもの投稿のように、短い一言で、です・ます調で返してください。"
+    assert default_system_prompt("Mix", plain[:1] + tweets).startswith("You are Mix.")  # Japanese is not the majority

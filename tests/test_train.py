@@ -208,7 +208,7 @@ def test_wide_batches_run_in_parts_with_the_same_gradients(tiny_model_dir, tmp_p
     from transformers import AutoModelForCausalLM, AutoTokenizer, TrainingArguments
 
     from studio.chat_format import build_examples, pad_batch
-    from studio.training.step import post_token_trainer, split_batch
+    from studio.training.step import pass_tokens, post_token_trainer, split_batch
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
     batch = pad_batch(build_examples([Post(p) for p in POSTS[:4]], tokenizer, "S", 64), tokenizer.pad_token_id)
@@ -219,7 +219,7 @@ def test_wide_batches_run_in_parts_with_the_same_gradients(tiny_model_dir, tmp_p
     assert split_batch(batch, 0) == [batch] and len(split_batch(batch, 10_000)) == 1
 
     grads = []
-    for budget in (0, max(lengths) * 2, 1):  # whole, two parts, one row a part
+    for budget in (0, pass_tokens(batch, as_one_row=True) - 1, 1):  # whole, parts (one row would be 1 token too long), one row a part
         torch.manual_seed(0)
         model = get_peft_model(AutoModelForCausalLM.from_pretrained(tiny_model_dir),
                                LoraConfig(r=4, target_modules="all-linear", init_lora_weights=False))
@@ -230,3 +230,25 @@ def test_wide_batches_run_in_parts_with_the_same_gradients(tiny_model_dir, tmp_p
         grads.append((float(loss), [p.grad.clone() for p in model.parameters() if p.requires_grad]))
     for loss, g in grads[1:]:
         assert abs(loss - grads[0][0]) < 1e-5 and all(torch.allclose(a, b, atol=1e-6) for a, b in zip(g, grads[0][1]))
+
+
+def test_a_batch_run_as_one_row_counts_its_shared_opening_once(tiny_model_dir):
+    """max_batch_tokens bounds the tokens a pass computes: rows x longest row when padded, and as one row the rows'
+    lengths with their shared opening (chat markup, system prompt) once, which the one row is at most as long as."""
+    from transformers import AutoTokenizer
+
+    from studio.chat_format import build_examples, pad_batch
+    from studio.training.step import fits, one_row, pass_tokens
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    system = "You are Tiny. Reply like one of your posts: one short, casual line."
+    batch = pad_batch(build_examples([Post(p) for p in POSTS[:4]], tokenizer, system, 128), tokenizer.pad_token_id)
+    lengths = batch["attention_mask"].sum(1).tolist()
+    ids = batch["input_ids"]
+    shared = next(t for t in range(min(lengths)) if len(set(ids[:, t].tolist())) > 1)
+    assert shared > len(tokenizer(system)["input_ids"])  # the system prompt is in the opening
+    assert pass_tokens(batch) == 4 * max(lengths)
+    assert pass_tokens(batch, as_one_row=True) == sum(lengths) - 3 * shared < 4 * max(lengths)
+    assert one_row(batch, torch.float32)["input_ids"].shape[1] <= pass_tokens(batch, as_one_row=True)
+    budget = pass_tokens(batch, as_one_row=True)
+    assert fits(batch, budget, as_one_row=True) and not fits(batch, budget) and fits(batch, 0)

@@ -169,6 +169,7 @@ def test_train_with_top_layers_rslora_and_replay(four_layers):
     lora = result.model.peft_config["default"]
     assert lora.use_rslora and list(lora.layers_to_transform) == [3]
     assert result.persona.train["replay_share"] == 0.34 and result.persona.train["lora_layers"] == 1
+    assert result.persona.system_prompt == "You are Top. Reply like one of your posts: one short, casual line."  # style_line
     assert all(math.isfinite(x) for x in result.persona.metrics["loss_history"])
 
 
@@ -211,18 +212,23 @@ def test_probe_during_training_by_default(tiny_model_dir):
     assert all(0 <= e["accuracy"] <= 1 and e["questions"] > 0 for e in probes)
 
 
-def test_kl_needs_replay():
-    with pytest.raises(ConfigError, match="replay_share"):
-        TrainConfig(replay_share=0.0, kl_weight=0.5)
+def test_the_kl_anchor_is_on_by_default_and_needs_replay_rows_to_act_on():
+    """KL 16 at lr 4e-4 are the defaults (README, Retention); with replay off there are no rows to anchor,
+    so replay_share 0 turns the anchor off with it instead of being refused."""
+    assert TrainConfig().kl_weight == 16.0 and TrainConfig().replay_share > 0 and TrainConfig().learning_rate == 4e-4
+    assert TrainConfig(replay_share=0.0).kl_weight == 16.0  # accepted; the trainer gets no replay rows
     with pytest.raises(ConfigError, match="replay_share"):
         TrainConfig(replay_share=1.0)
 
 
-def test_replay_rows_join_the_posts_pass_with_the_same_loss_and_gradients(tiny_model_dir, tmp_path):
-    """Without the KL anchor the replay rows run in the posts' own forward and backward pass (one read of the
-    weights, not two): the same update and the same logged loss as their own pass after the posts' parts."""
+@pytest.mark.parametrize("kl_weight", [0.0, 0.7])
+def test_replay_rows_join_the_posts_pass_with_the_same_loss_and_gradients(tiny_model_dir, four_layers, tmp_path, kl_weight):
+    """The replay rows run in the posts' own forward and backward pass (one read of the weights, not two), with
+    or without the KL anchor (LoRA on the top 2 of 4 layers there, as the defaults put it on the top layers):
+    the same update, logged loss, replay cross-entropy and KL as their own pass after the posts' parts."""
     from transformers import AutoTokenizer, TrainingArguments
 
+    folder, layers = (four_layers, [2, 3]) if kl_weight else (tiny_model_dir, None)
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
     posts = pad_batch(build_examples([Post(p) for p in POSTS[:4]], tokenizer, "You are T.", 128), tokenizer.pad_token_id)
     replay = pad_batch(replay_examples([{"prompt": "How do I relax?", "answer": "Take a walk and breathe slowly, then stretch."}],
@@ -230,8 +236,12 @@ def test_replay_rows_join_the_posts_pass_with_the_same_loss_and_gradients(tiny_m
     items = (posts["labels"][:, 1:] != -100).sum()
     results = {}
     for name, max_tokens in (("joined", 0), ("apart", 16)):  # 16 tokens: posts in parts, replay its own pass
-        model = _peft(tiny_model_dir)
-        trainer = post_token_trainer(max_tokens, 0.25, 0.0)(model=model, args=TrainingArguments(str(tmp_path), use_cpu=True, report_to="none"))
+        model = _peft(folder, layers)
+        if kl_weight:  # the base's pass from layer 2 (exact for this model, tested below) instead of its first-time check
+            from studio.training.step import _UPPER_EXACT
+
+            _UPPER_EXACT[model.get_base_model()] = True
+        trainer = post_token_trainer(max_tokens, 0.25, kl_weight)(model=model, args=TrainingArguments(str(tmp_path), use_cpu=True, report_to="none"))
         trainer.current_gradient_accumulation_steps = 1
         batch = {k: v.clone() for k, v in posts.items()}
         batch["replay"] = {k: v.clone() for k, v in replay.items()}
@@ -240,13 +250,71 @@ def test_replay_rows_join_the_posts_pass_with_the_same_loss_and_gradients(tiny_m
         trainer.compute_loss = lambda m, inputs, **kw: calls.append("replay_rows" in inputs) or original(m, inputs, **kw)
         logged = trainer.training_step(model, batch, items)
         grads = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
-        results[name] = (logged.item(), grads, calls, trainer.replay_terms["ce"])
-    (joined, grads, calls, ce), (apart, apart_grads, apart_calls, apart_ce) = results["joined"], results["apart"]
+        results[name] = (logged.item(), grads, calls, trainer.replay_terms)
+    (joined, grads, calls, terms), (apart, apart_grads, apart_calls, apart_terms) = results["joined"], results["apart"]
     assert calls == [True] and len(apart_calls) > 2 and not any(apart_calls)  # one pass against several
-    assert joined == pytest.approx(apart, rel=1e-5) and ce == pytest.approx(apart_ce, rel=1e-5)
+    assert joined == pytest.approx(apart, rel=1e-5) and terms["ce"] == pytest.approx(apart_terms["ce"], rel=1e-5)
+    if kl_weight:
+        assert terms["kl"] > 1e-4 and terms["kl"] == pytest.approx(apart_terms["kl"], rel=1e-4)
     assert grads.keys() == apart_grads.keys() and len(grads) > 0
     for name in grads:
         torch.testing.assert_close(grads[name], apart_grads[name], rtol=1e-4, atol=1e-6)
+
+
+def test_kl_base_pass_runs_from_the_lowest_trained_layer(four_layers):
+    """The base's logits for the KL (adapter off) come from the hidden states that entered the lowest trained layer
+    in the adapter's own pass: checked against the whole pass once per model, then the layers below do not run."""
+    from transformers import AutoTokenizer
+
+    from studio.training.layers import decoder_layers, first_trained_layer
+    from studio.training.step import _UPPER_EXACT, base_logits, labelled_logits, lower_layers_kept
+
+    tokenizer = AutoTokenizer.from_pretrained(four_layers)
+    replay = pad_batch(replay_examples([{"prompt": "How do I relax?", "answer": "Take a walk and breathe slowly."},
+                                        {"prompt": "お茶のいれ方は？", "answer": "お湯を少し冷ましてから注ぎます。"}], tokenizer, 128),
+                       tokenizer.pad_token_id)
+    keep = replay["labels"][:, 1:] != -100
+    model = _peft(four_layers, layers=[2, 3])
+    causal_lm = model.get_base_model()
+    assert first_trained_layer(causal_lm) == 2 and first_trained_layer(_peft(four_layers).get_base_model()) == 0
+    with torch.no_grad(), model.disable_adapter():
+        whole = labelled_logits(model, replay, keep)
+    runs = []
+    hook = decoder_layers(causal_lm)[0].register_forward_hook(lambda *_: runs.append(1))
+    with lower_layers_kept(model) as below:
+        persona = labelled_logits(model, replay, keep)
+    assert len(below) == 1 and runs == [1] and (persona - whole).abs().max() > 1e-3  # the adapter moved it
+    torch.testing.assert_close(base_logits(model, replay, keep, below), whole)  # the first time: the whole pass, checked
+    assert _UPPER_EXACT[causal_lm] is True and len(runs) == 2
+    shortcut = base_logits(model, replay, keep, below)
+    hook.remove()
+    assert len(runs) == 2  # layer 0 did not run again
+    torch.testing.assert_close(shortcut, whole, rtol=1e-5, atol=1e-5)
+
+
+def test_kl_base_pass_falls_back_where_the_shortcut_differs():
+    """Granite's decoder multiplies `inputs_embeds` (embedding_multiplier): starting it at a middle layer would give
+    other logits, so the check keeps the whole pass for it."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import GraniteConfig, GraniteForCausalLM
+
+    from studio.training.step import _UPPER_EXACT, base_logits, has_fast_path, labelled_logits, lower_layers_kept
+
+    torch.manual_seed(0)
+    config = GraniteConfig(vocab_size=96, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
+                           num_key_value_heads=1, embedding_multiplier=4.0, logits_scaling=1.0)
+    model = get_peft_model(GraniteForCausalLM(config), LoraConfig(r=2, target_modules=["q_proj", "v_proj"],
+                                                                layers_to_transform=[1], layers_pattern="layers"))
+    batch = {"input_ids": torch.randint(1, 96, (2, 7)), "attention_mask": torch.ones(2, 7, dtype=torch.long)}
+    keep = torch.ones(2, 6, dtype=torch.bool)
+    assert has_fast_path(model.get_base_model())
+    with torch.no_grad(), model.disable_adapter():
+        whole = labelled_logits(model, batch, keep)
+    for _ in range(2):
+        with lower_layers_kept(model) as below:
+            labelled_logits(model, batch, keep)
+        torch.testing.assert_close(base_logits(model, batch, keep, below), whole)
+    assert _UPPER_EXACT[model.get_base_model()] is False
 
 
 def test_knowledge_watch_stops_and_puts_back_the_last_adapter_that_still_knew(monkeypatch):

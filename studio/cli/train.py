@@ -105,7 +105,7 @@ def add_commands(sub) -> None:
     p.add_argument("--posts", nargs="+", metavar="FILE", help="posts: any supported input or ingest output")
     p.add_argument("--name", help="persona name (letters, digits, '-', '_')")
     p.add_argument("--resume", metavar="NAME", help="resume the cancelled or killed run of persona NAME from its last checkpoint")
-    p.add_argument("--system", help="the persona's system prompt (default: 'You are NAME.')")
+    p.add_argument("--system", help="the persona's system prompt (default: 'You are NAME.' and a line on how they write: --style-line)")
     p.add_argument("--facts", metavar="FILE", help="the person's own facts to store and ask: .jsonl ({question, answers}), .json or .csv (question,answers)")
     p.add_argument("--text-column", help="CSV column with the posts (detected when omitted)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing persona of that name once training succeeds")

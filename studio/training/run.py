@@ -174,7 +174,8 @@ def train_persona(
     train_posts, validation_posts = split_posts(posts, clean)
     report.split = {"train": len(train_posts), "validation": len(validation_posts), "how": clean.validation,
                     "sources": split_counts(train_posts, validation_posts)}
-    system_prompt = (system_prompt or "").strip() or default_system_prompt(name.strip())
+    system_prompt = (system_prompt or "").strip() or default_system_prompt(
+        name.strip(), [post.text for post in train_posts] if config.style_line else None)
 
     ref, quantized = resolve_base(config.base_model), use_4bit(config.method)
     tokenizer = load_tokenizer(ref)
@@ -294,7 +295,7 @@ def _trainer(model, tokenizer, config: TrainConfig, examples: list, eval_example
         return pad_batch(batch, tokenizer.pad_token_id)
 
     rows = replay_rows(config.batch_size, config.replay_share) if replay else 0
-    trainer = post_token_trainer(config.max_batch_tokens, config.replay_share if rows else 0.0, config.kl_weight,
+    trainer = post_token_trainer(config.max_batch_tokens, config.replay_share if rows else 0.0, config.kl_weight if rows else 0.0,
                                  config.replay_every)(
         model=model, args=_training_args(config, output_dir, evaluate, quantized), train_dataset=examples,
         eval_dataset=eval_examples or None, callbacks=callbacks, optimizers=(_optimizer(model, config), None),

@@ -221,7 +221,7 @@ def build(posts: gr.State, report: gr.State, clean: gr.State, table: gr.Datafram
             processes = gr.Number(value=1, label="Processes", info=processes_info(), minimum=1, maximum=max_processes(),
                                   precision=0, visible=max_processes() > 1, elem_id="train-processes")
     system = gr.Textbox(label="System prompt (optional)", lines=2,
-                        placeholder="Default: 'You are NAME.' (short: it is in every training example)")
+                        placeholder="Default: 'You are NAME.' and a line on how they write, from their posts (style_line)")
     overwrite = gr.Checkbox(label="Replace an existing persona of this name", value=False)
     with gr.Row():  # consent: stored in persona.json and the model card; push refuses a persona without it
         agreed = gr.Checkbox(label="The person whose posts these are agreed to this persona", value=False,
