@@ -83,7 +83,7 @@ class Recorder:
         from torch.optim.optimizer import register_optimizer_step_post_hook
         from transformers import Trainer
 
-        from studio.training.step import one_row, one_row_is_exact
+        from studio.training.batches import one_row, one_row_is_exact
 
         self.step_ends, self.records, self.first_start, self.data = [], [], None, {}
         register_optimizer_step_post_hook(lambda *_: self.step_ends.append(time.perf_counter()))

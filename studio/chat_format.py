@@ -48,28 +48,10 @@ FALLBACK_TEMPLATE = (
 ends with the end token, so a persona trained on it learns to stop instead of writing the next "User:" line."""
 
 
-SHORT_POST_CHARS = 140  # a median post this long or shorter is "one short line"
-
-
-def default_system_prompt(name: str, texts: list[str] | None = None) -> str:
-    """'You are NAME.' and, given their posts, one line that names how they write, in their main language: the
-    seed study's fix (a one-line prompt, "answer in plain form", set the register), and measured here (README,
-    Retention): "Reply like one of your tweets: one short, casual line." made the persona's replies harder to tell
-    from his posts at the same knowledge kept. Japanese posts get their own form: plain (普通体) or polite
-    (です・ます) by which ending most of their sentences take. Short on purpose: it is in every training example."""
-    if not texts:
-        return f"You are {name}."
-    from statistics import median
-
-    from studio.evaluation.habits import _polite_share, language
-
-    sample = texts[:2000]  # (already shuffled by the split)
-    languages = [language(t) for t in sample]
-    short = median(len(t) for t in sample) <= SHORT_POST_CHARS
-    if languages.count("ja") > len(sample) / 2:
-        form = "です・ます調" if (_polite_share([t for t, lang in zip(sample, languages) if lang == "ja"]) or 0) >= 0.5 else "普通体"
-        return f"あなたは{name}です。いつもの投稿のように、{'短い一言で、' if short else ''}{form}で返してください。"
-    return f"You are {name}. Reply like one of your posts: {'one short, casual line' if short else 'in your own words and length'}."
+def default_system_prompt(name: str) -> str:
+    """Short on purpose: it is in every training example. A new persona's own default adds a line on how they
+    write (studio.training.prompt)."""
+    return f"You are {name}."
 
 
 def ensure_chat_template(tokenizer) -> bool:

@@ -105,7 +105,7 @@ def test_upload_train_chat_in_both_panes(app_url, tmp_path, posts_file):
         page.click("#chat-target-1 input")
         page.get_by_role("option", name="Browser Bot (browser-bot)").click()
         expect(page.locator("#chat-system-1 textarea")).to_have_value(
-            "You are Browser Bot.")
+            "You are Browser Bot. Reply like one of your posts: one short, casual line.")  # the default prompt's style line
         page.fill("#chat-message textarea", "How was your day?")
         page.click("#chat-send")
         for pane in (0, 1):  # at once, before the model answers (or has even loaded): the message, and a note saying why

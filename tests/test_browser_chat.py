@@ -42,7 +42,7 @@ def test_three_panes_duel_and_blind_vote(personas, app_url):  # noqa: F811
         pick(page, "#chat-target-1", "Alpha (alpha)")
         pick(page, "#chat-target-2", "Beta (beta)")
         expect(page.locator("#chat-system-2 textarea")).to_have_value(
-            "You are Beta.")
+            "You are Beta. Reply like one of your posts: one short, casual line.")  # the default prompt's style line
 
         page.fill("#chat-message textarea", "How was your day?")
         page.click("#chat-send")

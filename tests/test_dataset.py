@@ -91,7 +91,7 @@ def test_a_post_without_parent_is_asked_in_its_own_language_on_prompts_the_evalu
 
 
 def test_default_system_prompt_names_how_they_write_in_their_language():
-    from studio.chat_format import default_system_prompt
+    from studio.training.prompt import default_prompt as default_system_prompt
 
     assert default_system_prompt("Andre") == default_system_prompt("Andre", []) == "You are Andre."
     tweets = ["shipping a tiny css fix today", "who else is still on node 18?", "coffee first, then code"]

@@ -161,7 +161,7 @@ def test_post_token_loss_equals_the_full_forward_loss(tiny_model_dir, tmp_path, 
 
 
 def test_one_row_shares_the_opening_and_keeps_every_token():
-    from studio.training.step import one_row
+    from studio.training.batches import one_row
 
     ids = torch.tensor([[5, 6, 7, 8, 9, 0], [5, 6, 3, 0, 0, 0], [5, 6, 7, 1, 2, 4]])
     batch = {"input_ids": ids, "attention_mask": (ids != 0).long()}
@@ -208,7 +208,8 @@ def test_wide_batches_run_in_parts_with_the_same_gradients(tiny_model_dir, tmp_p
     from transformers import AutoModelForCausalLM, AutoTokenizer, TrainingArguments
 
     from studio.chat_format import build_examples, pad_batch
-    from studio.training.step import pass_tokens, post_token_trainer, split_batch
+    from studio.training.batches import pass_tokens, split_batch
+    from studio.training.step import post_token_trainer
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
     batch = pad_batch(build_examples([Post(p) for p in POSTS[:4]], tokenizer, "S", 64), tokenizer.pad_token_id)
@@ -238,7 +239,7 @@ def test_a_batch_run_as_one_row_counts_its_shared_opening_once(tiny_model_dir):
     from transformers import AutoTokenizer
 
     from studio.chat_format import build_examples, pad_batch
-    from studio.training.step import fits, one_row, pass_tokens
+    from studio.training.batches import fits, one_row, pass_tokens
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
     system = "You are Tiny. Reply like one of your posts: one short, casual line."

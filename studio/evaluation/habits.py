@@ -68,7 +68,7 @@ def _fullwidth_share(texts: list[str]) -> float | None:
     return round(full / (full + half), 3) if full + half else None
 
 
-def _polite_share(texts: list[str]) -> float | None:
+def polite_share(texts: list[str]) -> float | None:
     polite = plain = 0
     for text in texts:
         p, q = japanese_endings(text)
@@ -92,7 +92,7 @@ def _lengths(texts: list[str]) -> list[int]:
 def _measures(texts: list[str], lang: str) -> dict:
     if not texts:
         return {}
-    result = {"polite_share": _polite_share(texts)} if lang == "ja" else {}
+    result = {"polite_share": polite_share(texts)} if lang == "ja" else {}
     result.update({
         "fullwidth_punct_share": _fullwidth_share(texts),
         "emoji_per_text": _per_text(texts, EMOJI),

@@ -27,8 +27,9 @@ from studio.clean import CleanConfig, CleanReport, clean_posts, split_posts
 from studio.clean.sources import split_counts
 from studio.training.checkpoints import drop_partial_checkpoints, newest_checkpoint
 from studio.training.config import TrainConfig
+from studio.training.prompt import default_prompt
 from studio.training.replay import ReplayCollator, base_answers, replay_examples, replay_rows
-from studio.chat_format import build_examples, default_system_prompt, ensure_chat_template, pad_batch, system_note
+from studio.chat_format import build_examples, ensure_chat_template, pad_batch, system_note
 from studio.errors import InputError, ModelError
 from studio.events import EVAL, START, STEP, WARNING, EvalEvent, Progress, StartEvent, StepEvent, WarningEvent, ignore
 from studio.files import write_jsonl
@@ -174,7 +175,7 @@ def train_persona(
     train_posts, validation_posts = split_posts(posts, clean)
     report.split = {"train": len(train_posts), "validation": len(validation_posts), "how": clean.validation,
                     "sources": split_counts(train_posts, validation_posts)}
-    system_prompt = (system_prompt or "").strip() or default_system_prompt(
+    system_prompt = (system_prompt or "").strip() or default_prompt(
         name.strip(), [post.text for post in train_posts] if config.style_line else None)
 
     ref, quantized = resolve_base(config.base_model), use_4bit(config.method)
