@@ -48,9 +48,9 @@ class TrainConfig(Settings):
                                                         "next-token distribution (the base = the adapter off, from the lowest adapted "
                                                         "layer up); 0 = off. No replay rows (replay_share 0): no anchor."})
     style_line: bool = field(default=True, metadata={"help": "Without a system prompt of your own, the default one is 'You are NAME.' and "
-                                                      "a line on how they write, from their posts, in their language (e.g. 'Reply "
-                                                      "like one of your posts: one short, casual line.'; Japanese: plain or polite "
-                                                      "form, as most of their sentences end); off = 'You are NAME.' only."})
+                                                      "a line on how they write, from their posts (e.g. 'Reply "
+                                                      "like one of your posts: one short, casual line.'; for Japanese posts a Japanese "
+                                                      "line, plain or polite form as most of their sentences end); off = 'You are NAME.' only."})
     target_modules: str = field(default="all-linear", metadata={"help": "Layers that get adapters: 'all-linear' (every linear projection, found automatically) or names like 'q_proj,v_proj'."})
     batch_size: int = field(default=4, metadata={"help": "Posts per step."})
     processes: int = field(default=1, metadata={"help": "Train on this many processes (DDP under accelerate: one per GPU, or CPU processes with gloo); each takes batch_size / processes rows of every batch, so the global batch and the steps stay those of one process."})
@@ -85,7 +85,7 @@ class TrainConfig(Settings):
         check(0 <= self.lora_layers <= 1000, f"lora_layers must be between 0 (every layer) and 1000, got {self.lora_layers}.")
         check(0 <= self.replay_share < 1, f"replay_share must be in [0, 1) (a share of each batch), got {self.replay_share}; try 0.25.")
         check(1 <= self.replay_every <= 64, f"replay_every must be between 1 (every batch) and 64, got {self.replay_every}.")
-        check(0 <= self.kl_weight <= 100, f"kl_weight must be between 0 (off) and 100, got {self.kl_weight}; try 0.5.")
+        check(0 <= self.kl_weight <= 100, f"kl_weight must be between 0 (off) and 100, got {self.kl_weight}; try 16 (the default).")
         check(self.target_modules.strip() != "", "target_modules is empty: use 'all-linear' or names like 'q_proj,v_proj'.")
         check(1 <= self.batch_size <= 512, f"batch_size must be between 1 and 512, got {self.batch_size}.")
         check(1 <= self.processes <= 64, f"processes must be between 1 and 64, got {self.processes}.")

@@ -6,8 +6,8 @@ on the replay rows, which the persona's own pass (the adapter on) has just run t
 `layer_input` keeps the hidden states that enter the lowest trained layer, and `layers_from` runs the decoder
 from there (`inputs_embeds` = those hidden states, the layers below left out), so the base's pass costs the top
 layers only. Whether that gives a model the same numbers as its whole pass is checked, not assumed
-(studio.training.step.base_logits): a decoder that scales `inputs_embeds` (Gemma) or numbers its layers by
-position would not.
+(studio.training.step.base_logits): a decoder that scales `inputs_embeds` in its own forward (Granite's
+embedding_multiplier) or numbers its layers by position would not.
 """
 
 from __future__ import annotations

@@ -214,7 +214,7 @@ def replay_loss(model, replay: dict, kl_weight: float):
     with its adapter off (no gradient, `base_logits`), so nothing is loaded twice."""
     targets = replay["labels"][:, 1:]
     keep = targets != IGNORE_INDEX
-    with lower_layers_kept(model) as below:
+    with lower_layers_kept(model) if kl_weight else nullcontext([]) as below:
         logits = labelled_logits(model, replay, keep)
     base = base_logits(model, replay, keep, below) if kl_weight else None
     return replay_objective(logits, base, targets[keep], kl_weight)
