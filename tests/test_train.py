@@ -119,6 +119,7 @@ def test_post_token_loss_equals_the_full_forward_loss(tiny_model_dir, tmp_path, 
     from peft import LoraConfig, get_peft_model
     from transformers import AutoModelForCausalLM, AutoTokenizer, TrainingArguments
 
+    import studio.training.losses
     import studio.training.step
     from studio.chat_format import build_examples, pad_batch
     from studio.training.step import lean_lora, one_row, post_token_loss, post_token_trainer
@@ -132,7 +133,7 @@ def test_post_token_loss_equals_the_full_forward_loss(tiny_model_dir, tmp_path, 
     assert (batch["attention_mask"] == 0).any()  # padded rows included
     labelled = int((batch["labels"][:, 1:] != -100).sum())
     assert labelled > 2 * 7
-    monkeypatch.setattr(studio.training.step, "LOGITS_BYTES", logit_rows * 4 * model.config.vocab_size)
+    monkeypatch.setattr(studio.training.losses, "LOGITS_BYTES", logit_rows * 4 * model.config.vocab_size)
     calls = []
     monkeypatch.setattr(studio.training.step, "post_token_loss", lambda *a: calls.append(1) or post_token_loss(*a))
     rows = []

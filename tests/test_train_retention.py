@@ -15,7 +15,8 @@ from studio.persona.registry import PersonaRegistry
 from studio.training.config import TrainConfig
 from studio.training.replay import REPLAY_FILE, ReplayCollator, base_answers, cache_path, prompts, replay_examples, replay_rows
 from studio.training.run import train_persona
-from studio.training.step import post_token_trainer, replay_objective
+from studio.training.losses import replay_objective, replay_token_loss
+from studio.training.step import post_token_trainer
 from tests.conftest import POSTS
 
 
@@ -57,6 +58,34 @@ def test_replay_objective_on_planted_distributions():
     assert zero.item() == pytest.approx(0.0, abs=1e-7)
     total.backward()  # the KL pulls the persona's first row back towards the base's 50/50
     assert persona.grad[0, 0] > 0
+
+
+@pytest.mark.parametrize("logit_rows", [10_000, 3])  # all rows at once; slices of 3 rows, the last one partial
+def test_replay_token_loss_equals_the_autograd_objective(monkeypatch, logit_rows):
+    """The fused replay loss (logits a slice at a time, the gradient made in the forward pass) gives
+    `replay_objective`'s total, cross-entropy, KL and gradient; without a KL weight, the cross-entropy only."""
+    import studio.training.losses
+
+    torch.manual_seed(0)
+    weight, targets = torch.randn(50, 16) * 0.5, torch.randint(0, 50, (7,))
+    hidden, base = torch.randn(7, 16, requires_grad=True), torch.randn(7, 50)
+    monkeypatch.setattr(studio.training.losses, "LOGITS_BYTES", logit_rows * 4 * 50)
+    for kl_weight in (0.0, 16.0):
+        total, ce, kl = replay_token_loss(hidden, weight, targets, base, kl_weight)
+        (3 * total).backward()
+        fused, hidden.grad = hidden.grad, None
+        want_total, want_ce, want_kl = replay_objective(hidden @ weight.T, base, targets, kl_weight)
+        (3 * want_total).backward()
+        torch.testing.assert_close(total, want_total)
+        torch.testing.assert_close(ce, want_ce)
+        assert (kl is None) == (want_kl is None) == (kl_weight == 0)
+        if kl is not None:
+            torch.testing.assert_close(kl, want_kl)
+            assert kl > 0 and not kl.requires_grad and not ce.requires_grad
+        torch.testing.assert_close(fused, hidden.grad)
+        hidden.grad = None
+    with torch.no_grad():  # validation: the same loss, no gradient made
+        torch.testing.assert_close(replay_token_loss(hidden, weight, targets, base, 16.0)[0], want_total.detach())
 
 
 def _peft(folder, layers=None):

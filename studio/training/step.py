@@ -3,6 +3,8 @@ nothing is skipped, with the same loss and gradients as the plain forward (tests
 
 - The output layer runs only at the post's tokens (not the prompt's or the padding's), and its
   vocabulary-wide logits are turned into the loss and the gradient in one pass (`post_token_loss`).
+  With the KL anchor the replay rows' cross-entropy and KL come the same way (`replay_token_loss`,
+  studio.training.losses).
 - LoRA layers compute `base(x) + scaling * B(A(x))` as two matrix products, the sum folded into the
   second (`lean_lora`).
 - The rows of a batch run as one row in which their common opening (chat markup, system prompt) comes
@@ -26,46 +28,8 @@ import torch
 from studio.chat_format import IGNORE_INDEX
 from studio.training.batches import fits, one_row, one_row_is_exact, split_batch
 from studio.training.layers import first_trained_layer, layer_input, layers_from
+from studio.training.losses import post_token_loss, replay_objective, replay_token_loss
 from studio.training.ranks import average_gradients, world_size
-
-LOGITS_BYTES = 128 * 2 ** 20  # the most memory that vocabulary-wide logits may take at once
-class _PostTokenCrossEntropy(torch.autograd.Function):
-    """Summed cross-entropy of `hidden @ weight.T`; the gradient for `hidden` is made in the same pass
-    (softmax minus one-hot, written over the logits in place), so the logits are never kept for the
-    backward pass, and no log-softmax copy, temporary or zero-filled gradient of their size is made."""
-
-    @staticmethod
-    def forward(ctx, hidden, weight, targets, rows, want_grad):
-        loss = hidden.new_zeros((), dtype=torch.float32)
-        grad = torch.empty_like(hidden) if want_grad else None
-        for start in range(0, len(targets), rows):
-            logits = (hidden[start:start + rows] @ weight.T).float()
-            target = targets[start:start + rows]
-            picked = logits.gather(1, target[:, None]).squeeze(1)
-            top = logits.amax(dim=1, keepdim=True)
-            probs = logits.sub_(top).exp_()  # in place: no temporary of the logits' size
-            total = probs.sum(dim=1)
-            loss += (top.squeeze(1) + total.log() - picked).sum()
-            if grad is not None:
-                probs.div_(total[:, None])[torch.arange(len(target)), target] -= 1
-                grad[start:start + rows] = probs.to(weight.dtype) @ weight
-        ctx.save_for_backward(grad)
-        return loss
-
-    @staticmethod
-    def backward(ctx, grad_loss):
-        (grad,) = ctx.saved_tensors
-        return grad * grad_loss.to(grad.dtype), None, None, None, None
-
-
-def post_token_loss(hidden, weight, targets):
-    """Summed cross-entropy of the output layer `weight` (frozen, no bias) at `hidden` against `targets`,
-    at most LOGITS_BYTES of logits at a time. Same loss and gradient as `cross_entropy(hidden @ weight.T)`;
-    measured on a Japanese batch (384 post tokens x 49k vocabulary): ~10 % less time per training step."""
-    rows = max(1, LOGITS_BYTES // (4 * weight.shape[0]))
-    # (ctx.needs_input_grad says True under torch.no_grad too: validation would make a gradient for nothing)
-    return _PostTokenCrossEntropy.apply(hidden, weight, targets, rows, torch.is_grad_enabled() and hidden.requires_grad)
-
 
 def _lean_forward(self, x, *args, **kwargs):
     name = self.active_adapters[0] if len(self.active_adapters) == 1 else None
@@ -161,18 +125,6 @@ def labelled_logits(model, inputs: dict, keep):
     return logits[:, :-1][keep].float()
 
 
-def replay_objective(logits, base_logits, targets, kl_weight: float):
-    """Mean cross-entropy of `logits` against `targets` (the base model's own answer) plus `kl_weight` x the
-    mean KL(base || persona) of the next-token distributions, per labelled position. Returns (total, ce, kl)."""
-    log_probs = torch.log_softmax(logits, dim=-1)
-    ce = -log_probs.gather(1, targets[:, None]).mean()
-    if base_logits is None or not kl_weight:
-        return ce, ce.detach(), None
-    base = torch.log_softmax(base_logits.float(), dim=-1)
-    kl = (base.exp() * (base - log_probs)).sum(dim=-1).mean()
-    return ce + kl_weight * kl, ce.detach(), kl.detach()
-
-
 _UPPER_EXACT: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> whether `base_logits` may skip the lower layers
 
 
@@ -214,10 +166,14 @@ def replay_loss(model, replay: dict, kl_weight: float):
     with its adapter off (no gradient, `base_logits`), so nothing is loaded twice."""
     targets = replay["labels"][:, 1:]
     keep = targets != IGNORE_INDEX
+    causal_lm = _causal_lm(model)
+    fast = has_fast_path(causal_lm)
     with lower_layers_kept(model) if kl_weight else nullcontext([]) as below:
-        logits = labelled_logits(model, replay, keep)
+        out = labelled_hidden(causal_lm, replay, keep) if fast else labelled_logits(model, replay, keep)
     base = base_logits(model, replay, keep, below) if kl_weight else None
-    return replay_objective(logits, base, targets[keep], kl_weight)
+    if fast:
+        return replay_token_loss(out, causal_lm.get_output_embeddings().weight, targets[keep], base, kl_weight)
+    return replay_objective(out, base, targets[keep], kl_weight)
 
 
 def with_replay(inputs: dict, replay: dict) -> dict:
@@ -328,14 +284,11 @@ def joined_loss(trainer, model, inputs: dict, num_items_in_batch, replay_share: 
     weight, steps = causal_lm.get_output_embeddings().weight, trainer.current_gradient_accumulation_steps
     post_loss = (1 - replay_share) * post_token_loss(hidden[:posts], weight, targets[:posts])
     post_loss = post_loss / num_items_in_batch * world_size() if num_items_in_batch is not None else post_loss / max(posts, 1) / steps
-    if kl_weight:  # the replay rows' logits kept for the KL's gradient (the posts' never are)
+    if kl_weight:
         replay_keep = keep.clone()
         replay_keep[:len(keep) - rows] = False
         base = base_logits(model, inputs, replay_keep, below)
-        replay_total, ce, kl = replay_objective((hidden[posts:] @ weight.T).float(), base, targets[posts:], kl_weight)
-    else:
-        replay_total = ce = post_token_loss(hidden[posts:], weight, targets[posts:]) / max(len(targets) - posts, 1)
-        kl = None
+    replay_total, ce, kl = replay_token_loss(hidden[posts:], weight, targets[posts:], base if kl_weight else None, kl_weight)
     trainer.replay_terms = {"ce": float(ce.detach()), "kl": None if kl is None else float(kl)}
     loss = post_loss + replay_weight * replay_total / steps
     trainer.loss_is_scaled_for_ga = True
