@@ -52,7 +52,10 @@ def real_parameters(folder: Path) -> int:
 def test_the_estimate_is_for_the_training_defaults():
     defaults = TrainConfig()
     assert Workload() == Workload(**{name: getattr(defaults, name) for name in Workload.__dataclass_fields__})
-    assert Workload().tokens() == 512  # 4 rows of 256 tokens, run in parts of 512 (max_batch_tokens)
+    assert Workload().tokens() == 1024  # 4 rows of 256 tokens in one pass (max_batch_tokens 1024)
+    from studio.catalog import memory
+    from studio.training import losses
+    assert memory.LOGITS_BYTES == losses.LOGITS_BYTES  # the bound of the estimate's logits term is the loss's own
 
 
 def test_the_bundled_model_without_converting_it():

@@ -6,14 +6,15 @@ Memory estimate (`estimate`), in bytes, for one training run at the studio's def
     weights     = P x 4 (fp32 on a CPU), P x 2 (bf16 on a GPU), or P_lin x 0.5625 + (P - P_lin) x 2 (4-bit NF4
                   with double-quantised scales on the decoder's linear layers; embeddings, norms, output layer bf16)
     adapter     = P_lora x 16  (fp32 LoRA weight, its gradient and AdamW's two moments)
-    activations = T x (n_lora x (34 h + 10 i + 2 a S) x b + 3 x V x 4)
+    activations = T x n_lora x (34 h + 10 i + 2 a S) x b + 2 x min(T x V x 4, 128 MiB)
     runtime     = 0.6 GB: RAM for Python, torch, transformers and peft on a CPU; the CUDA context on a GPU
 
 P = parameters, P_lin = those of the decoder layers' linear projections, P_lora = LoRA parameters (rank r on every
 linear projection of the top `lora_layers` decoder layers), T = tokens in one forward pass (batch x max_length, in
 parts of at most `max_batch_tokens`), n_lora = decoder layers with adapters (the backward pass stops below them),
 h = hidden size, i = intermediate size, a = attention heads, S = max_length, V = vocabulary, b = bytes per
-activation (4: fp32 on a CPU, 2: bf16 on a GPU); logits, log-softmax and its gradient are fp32. The constants 34
+activation (4: fp32 on a CPU, 2: bf16 on a GPU); the logits are fp32, made at most 128 MiB at a time, their loss
+and gradient written over them (studio.training.losses), with one temporary of their size. The constants 34
 and 10 (a Llama layer's saved tensors, with the allocator's slack) are set against the bundled model's measured
 peak (`bench/base_memory.py`; README "Choosing the base model"). Rows are taken as full length: tweets use less.
 """
@@ -26,6 +27,7 @@ from pathlib import Path
 
 GB = 1e9
 RUNTIME_BYTES = int(0.6 * GB)
+LOGITS_BYTES = 128 * 2 ** 20  # studio.training.losses.LOGITS_BYTES: the most logits the loss makes at once (tested equal)
 NF4_BYTES = 0.5625  # 4 bits + one fp8 scale per 64 weights, double-quantised (bitsandbytes NF4)
 MODES = (("cpu-lora", "LoRA fp32 on CPU"), ("gpu-lora", "bf16 LoRA on a GPU"), ("gpu-qlora", "4-bit QLoRA on a GPU"))
 LAYER_INDEX = re.compile(r"\.(?:layers|h|blocks)\.(\d+)\.")
@@ -37,7 +39,7 @@ class Workload:
 
     batch_size: int = 4
     max_length: int = 256
-    max_batch_tokens: int = 512
+    max_batch_tokens: int = 1024
     rank: int = 8
     lora_layers: int = 6
 
@@ -112,7 +114,7 @@ def machine() -> Machine:
 def estimate(shape: Shape, work: Workload, here: Machine) -> list[Fit]:
     """Memory needed for each way of training (the formula in this module's docstring) against what is here."""
     tokens = work.tokens()
-    logits = tokens * 3 * shape.vocab * 4
+    logits = 2 * min(tokens * shape.vocab * 4, LOGITS_BYTES)  # fp32, a slice of rows at a time, and one temporary
     adapter = shape.lora_params * 16
 
     def activations(width: int) -> int:
