@@ -74,12 +74,12 @@ class _ReplayObjective(torch.autograd.Function):
             base_exp = base.sub(base_top[:, None]).exp_()
             # KL = sum p_base (log p_base - log p) = (sum e^b' (b' - z')) / S_b - log S_b + log S_z, with
             # b' = base - its top, z' = logits - their top, S = sum e^' (measured: 2x faster than autograd's)
-            base_sum, base_exp_shifted = base_exp.sum(dim=1), (base_exp * base).sum(dim=1)
+            base_sum, base_dot = base_exp.sum(dim=1), (base_exp * base).sum(dim=1)
             across = (base_exp * shifted).sum(dim=1)
             probs = shifted.exp_()
             total = probs.sum(dim=1)
             norm = top + total.log()
-            kl += ((base_exp_shifted - base_top * base_sum - across) / base_sum - base_sum.log() + total.log()).sum()
+            kl += ((base_dot - base_top * base_sum - across) / base_sum - base_sum.log() + total.log()).sum()
             ce += (norm - picked).sum()
             if grad is not None:  # (1 + w) p - w p_base - one-hot
                 probs.mul_(((1 + kl_weight) / total)[:, None]).addcmul_(base_exp, (-kl_weight / base_sum)[:, None])
@@ -103,9 +103,8 @@ def replay_token_loss(hidden, weight, targets, base_logits, kl_weight: float):
     if base_logits is None or not kl_weight:
         ce = post_token_loss(hidden, weight, targets) / max(len(targets), 1)
         return ce, ce.detach(), None
-    total, ce, kl = _ReplayObjective.apply(hidden, weight, targets, base_logits, float(kl_weight), _rows_at_once(weight),
-                                           _wants_grad(hidden))
-    return total, ce, kl
+    return _ReplayObjective.apply(hidden, weight, targets, base_logits, float(kl_weight), _rows_at_once(weight),
+                                  _wants_grad(hidden))
 
 
 def replay_objective(logits, base_logits, targets, kl_weight: float):

@@ -162,8 +162,9 @@ def base_logits(model, inputs: dict, keep, below: list):
 
 
 def replay_loss(model, replay: dict, kl_weight: float):
-    """The replay rows' objective (`replay_objective`); the base model's distribution comes from the same model
-    with its adapter off (no gradient, `base_logits`), so nothing is loaded twice."""
+    """The replay rows' objective (`replay_objective`, fused as `replay_token_loss` where the output layer has the
+    fast path); the base model's distribution comes from the same model with its adapter off (no gradient,
+    `base_logits`), so nothing is loaded twice."""
     targets = replay["labels"][:, 1:]
     keep = targets != IGNORE_INDEX
     causal_lm = _causal_lm(model)
@@ -284,11 +285,12 @@ def joined_loss(trainer, model, inputs: dict, num_items_in_batch, replay_share: 
     weight, steps = causal_lm.get_output_embeddings().weight, trainer.current_gradient_accumulation_steps
     post_loss = (1 - replay_share) * post_token_loss(hidden[:posts], weight, targets[:posts])
     post_loss = post_loss / num_items_in_batch * world_size() if num_items_in_batch is not None else post_loss / max(posts, 1) / steps
+    base = None
     if kl_weight:
         replay_keep = keep.clone()
         replay_keep[:len(keep) - rows] = False
         base = base_logits(model, inputs, replay_keep, below)
-    replay_total, ce, kl = replay_token_loss(hidden[posts:], weight, targets[posts:], base if kl_weight else None, kl_weight)
+    replay_total, ce, kl = replay_token_loss(hidden[posts:], weight, targets[posts:], base, kl_weight)
     trainer.replay_terms = {"ce": float(ce.detach()), "kl": None if kl is None else float(kl)}
     loss = post_loss + replay_weight * replay_total / steps
     trainer.loss_is_scaled_for_ga = True
